@@ -1,0 +1,20 @@
+"""rltrain's fused ops: `import kernels`.
+
+Every op takes `backend="auto" | "triton" | "torch"`; see ../shared/DESIGN.md (the
+contract) and README.md ("Fused ops"). This package never imports `rltrain`.
+
+Not to be confused with Hugging Face's `kernels` package (same import name, unrelated).
+"""
+from kernels.backend import BACKENDS, resolve_backend
+from kernels.segmentation import StepSegments, segment_steps
+from kernels.reward_gae import SHAPING_MODES, RewardGAE, fused_reward_gae
+
+__all__ = [
+    "BACKENDS",
+    "SHAPING_MODES",
+    "RewardGAE",
+    "StepSegments",
+    "fused_reward_gae",
+    "resolve_backend",
+    "segment_steps",
+]

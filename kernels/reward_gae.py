@@ -1,0 +1,100 @@
+"""`fused_reward_gae`: step segmentation + PRM shaping + outcome + KL penalty + GAE."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from kernels.backend import resolve_backend
+from kernels.checks import FLOAT_DTYPES, as_separator_tensor, check_finite_scalar, check_tensor
+from kernels.segmentation import check_right_padded, check_token_inputs
+
+_OP = "fused_reward_gae"
+SHAPING_MODES = ("none", "clip", "delta", "clip_delta")
+
+
+@dataclass(frozen=True)
+class RewardGAE:
+    """rewards, advantages, returns: [B, T] float32 (0 at padding); num_steps: [B] int32."""
+
+    rewards: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    num_steps: torch.Tensor
+
+
+def fused_reward_gae(
+    token_ids: torch.Tensor,
+    mask: torch.Tensor,
+    values: torch.Tensor,
+    outcome: torch.Tensor,
+    *,
+    separator_ids=None,
+    step_scores: torch.Tensor | None = None,
+    logprobs: torch.Tensor | None = None,
+    ref_logprobs: torch.Tensor | None = None,
+    shaping: str = "clip_delta",
+    eta: float = 0.0,
+    prm_coef: float = 1.0,
+    kl_coef: float = 0.0,
+    gamma: float = 1.0,
+    lam: float = 1.0,
+    backend: str = "auto",
+) -> RewardGAE:
+    """Token rewards, GAE advantages and returns for right-padded responses.
+
+    token_ids [B, T] int; mask [B, T] (nonzero = valid, right-padded); values [B, T] float
+    (critic V_t); outcome [B] float (success reward + ORM term, added at the last valid
+    token); separator_ids: 1-D ints closing a step (None: one step per response);
+    step_scores [B, K] float PRM scores, K >= max num_steps (None: no process reward;
+    columns >= num_steps[b] are never read); logprobs / ref_logprobs [B, T] float, both or
+    neither (KL penalty -kl_coef * (logp - ref) on every valid token).
+    Semantics: ../shared/DESIGN.md "Kernel semantics".
+    """
+    token_ids, mask = check_token_inputs(_OP, token_ids, mask)
+    B, T = token_ids.shape
+    dev = token_ids.device
+    values = check_tensor(_OP, "values", values, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
+    outcome = check_tensor(_OP, "outcome", outcome, shape=(B,), dtypes=FLOAT_DTYPES, device=dev)
+    if (logprobs is None) != (ref_logprobs is None):
+        raise ValueError(f"{_OP}: pass both `logprobs` and `ref_logprobs` for the KL penalty, or neither")
+    if logprobs is not None:
+        check_tensor(_OP, "logprobs", logprobs, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
+        check_tensor(_OP, "ref_logprobs", ref_logprobs, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
+    if step_scores is not None:
+        check_tensor(_OP, "step_scores", step_scores, ndim=2, dtypes=FLOAT_DTYPES, device=dev)
+        if step_scores.shape[0] != B:
+            raise ValueError(f"{_OP}: `step_scores` must have {B} rows (one per response), "
+                             f"got shape {tuple(step_scores.shape)}")
+    if shaping not in SHAPING_MODES:
+        raise ValueError(f"{_OP}: `shaping` must be one of {SHAPING_MODES}, got {shaping!r}")
+    eta = check_finite_scalar(_OP, "eta", eta)
+    prm_coef = check_finite_scalar(_OP, "prm_coef", prm_coef)
+    kl_coef = check_finite_scalar(_OP, "kl_coef", kl_coef)
+    gamma = check_finite_scalar(_OP, "gamma", gamma, low=0.0, high=1.0)
+    lam = check_finite_scalar(_OP, "lam", lam, low=0.0, high=1.0)
+    sep = None if separator_ids is None else as_separator_tensor(_OP, separator_ids, dev)
+    args = (sep, step_scores, logprobs, ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam)
+
+    chosen = resolve_backend(backend, dev, _OP)
+    if chosen == "triton":
+        from kernels.reward_gae_triton import reward_gae_triton
+
+        rewards, advantages, returns, num_steps, gaps = reward_gae_triton(token_ids, mask, values, outcome, *args)
+        needs_steps = step_scores is not None and B > 0
+        max_steps, bad_rows = torch.stack(
+            [num_steps.max() if B else num_steps.new_zeros(()), gaps.sum() if B else gaps.new_zeros(())]
+        ).tolist() if needs_steps or B else (0, 0)
+        if bad_rows:
+            raise ValueError(f"{_OP}: `mask` must be right-padded (1 for the first L_b positions, 0 after)")
+    else:
+        from kernels.reward_gae_torch import reward_gae_torch
+
+        valid = mask != 0
+        check_right_padded(_OP, valid)
+        rewards, advantages, returns, num_steps = reward_gae_torch(token_ids, valid, values, outcome, *args)
+        max_steps = int(num_steps.max()) if B and step_scores is not None else 0
+    if step_scores is not None and max_steps > step_scores.shape[1]:
+        raise ValueError(f"{_OP}: `step_scores` has {step_scores.shape[1]} columns but a response has "
+                         f"{max_steps} steps (need K >= max num_steps)")
+    return RewardGAE(rewards, advantages, returns, num_steps)
