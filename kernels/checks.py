@@ -65,4 +65,6 @@ def as_separator_tensor(op: str, separator_ids: object, device: torch.device) ->
         if any(isinstance(i, bool) for i in separator_ids):  # type: ignore[union-attr]
             raise ValueError(f"{op}: `separator_ids` must hold ints, not bools")
         sep = torch.tensor(ids, dtype=torch.int64, device=device)
+    if sep.numel() and int(sep.min()) < 0:
+        raise ValueError(f"{op}: `separator_ids` must be >= 0, got {int(sep.min())}")
     return sep

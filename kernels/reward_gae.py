@@ -7,7 +7,7 @@ import torch
 
 from kernels.backend import resolve_backend
 from kernels.checks import FLOAT_DTYPES, as_separator_tensor, check_finite_scalar, check_tensor
-from kernels.segmentation import check_right_padded, check_token_inputs
+from kernels.segmentation import check_token_inputs, valid_and_lengths
 
 _OP = "fused_reward_gae"
 SHAPING_MODES = ("none", "clip", "delta", "clip_delta")
@@ -23,6 +23,7 @@ class RewardGAE:
     num_steps: torch.Tensor
 
 
+@torch.no_grad()
 def fused_reward_gae(
     token_ids: torch.Tensor,
     mask: torch.Tensor,
@@ -49,7 +50,8 @@ def fused_reward_gae(
     step_scores [B, K] float PRM scores, K >= max num_steps (None: no process reward;
     columns >= num_steps[b] are never read); logprobs / ref_logprobs [B, T] float, both or
     neither (KL penalty -kl_coef * (logp - ref) on every valid token).
-    Semantics: ../shared/DESIGN.md "Kernel semantics".
+    Outputs carry no gradient (they are PPO targets). Semantics: ../shared/DESIGN.md
+    "Kernel semantics".
     """
     token_ids, mask = check_token_inputs(_OP, token_ids, mask)
     B, T = token_ids.shape
@@ -81,18 +83,14 @@ def fused_reward_gae(
         from kernels.reward_gae_triton import reward_gae_triton
 
         rewards, advantages, returns, num_steps, gaps = reward_gae_triton(token_ids, mask, values, outcome, *args)
-        needs_steps = step_scores is not None and B > 0
-        max_steps, bad_rows = torch.stack(
-            [num_steps.max() if B else num_steps.new_zeros(()), gaps.sum() if B else gaps.new_zeros(())]
-        ).tolist() if needs_steps or B else (0, 0)
+        max_steps, bad_rows = torch.stack([num_steps.max(), gaps.sum()]).tolist() if B else (0, 0)
         if bad_rows:
             raise ValueError(f"{_OP}: `mask` must be right-padded (1 for the first L_b positions, 0 after)")
     else:
         from kernels.reward_gae_torch import reward_gae_torch
 
-        valid = mask != 0
-        check_right_padded(_OP, valid)
-        rewards, advantages, returns, num_steps = reward_gae_torch(token_ids, valid, values, outcome, *args)
+        valid, lengths = valid_and_lengths(_OP, mask)
+        rewards, advantages, returns, num_steps = reward_gae_torch(token_ids, valid, lengths, values, outcome, *args)
         max_steps = int(num_steps.max()) if B and step_scores is not None else 0
     if step_scores is not None and max_steps > step_scores.shape[1]:
         raise ValueError(f"{_OP}: `step_scores` has {step_scores.shape[1]} columns but a response has "

@@ -1,11 +1,16 @@
-"""Torch reference for `fused_reward_gae`: the readable definition and the CPU fallback."""
+"""Torch reference for `fused_reward_gae`: the readable definition and the CPU fallback.
+
+Written for speed on CPU as well: masks stay uint8 (bool->float and torch.where are slow
+paths on CPU), padded inputs are zeroed by multiplying with the float mask, and the PRM
+reward is added only at the (few) boundary positions.
+"""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 from kernels.scan_torch import discounted_reverse_cumsum
-from kernels.segmentation import segment_steps_torch
+from kernels.segmentation import step_boundaries_torch
 
 
 def shape_step_scores(scores: torch.Tensor, num_steps: torch.Tensor, shaping: str,
@@ -25,28 +30,41 @@ def shape_step_scores(scores: torch.Tensor, num_steps: torch.Tensor, shaping: st
     return torch.where(k == K - 1, torch.zeros_like(shaped), shaped)
 
 
-def reward_gae_torch(token_ids, valid, values, outcome, separator_ids, step_scores, logprobs,
+def _zero_padding_(x: torch.Tensor, valid_f: torch.Tensor) -> torch.Tensor:
+    """In place: x *= mask, keeping padded positions 0 even where they held inf or NaN."""
+    x.mul_(valid_f)
+    if not bool(torch.isfinite(x.sum())):  # one cheap reduction; the slow path is rare
+        x.masked_fill_(valid_f == 0, 0.0)
+    return x
+
+
+def reward_gae_torch(token_ids, valid, lengths, values, outcome, separator_ids, step_scores, logprobs,
                      ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam):
-    """Same arguments as `fused_reward_gae` after validation; `valid` is the bool mask.
-
-    Returns (rewards, advantages, returns, num_steps) as float32 [B, T] x3 and int32 [B].
+    """`valid` [B, T] uint8 and `lengths` [B] from `valid_and_lengths`; the rest as validated
+    by `fused_reward_gae`. Returns (rewards, advantages, returns) float32 [B, T], num_steps [B] int32.
     """
-    seg = segment_steps_torch(token_ids, valid, separator_ids)
-    zeros = torch.zeros(valid.shape, dtype=torch.float32, device=valid.device)
-    rewards = zeros.clone()
+    B, T = valid.shape
+    valid_f = valid.to(torch.float32)
     if logprobs is not None:
-        kl = logprobs.float() - ref_logprobs.float()
-        rewards = torch.where(valid, -kl_coef * kl, zeros)
-    if step_scores is not None and step_scores.shape[1] > 0:
-        shaped = shape_step_scores(step_scores.float(), seg.num_steps, shaping, eta)
-        at_step = shaped.gather(1, seg.step_index.clamp(min=0).to(torch.int64))
-        rewards = rewards + torch.where(seg.is_boundary, prm_coef * at_step, zeros)
-    last = valid & ~F.pad(valid[:, 1:], (0, 1), value=False)
-    rewards = rewards + torch.where(last, outcome.float()[:, None].expand_as(zeros), zeros)
+        kl = torch.sub(logprobs.float(), ref_logprobs.float())
+        rewards = _zero_padding_(kl, valid_f).mul_(-kl_coef)
+    else:
+        rewards = torch.zeros((B, T), dtype=torch.float32, device=valid.device)
 
-    v = torch.where(valid, values.float(), zeros)
-    v_next = F.pad(v[:, 1:], (0, 1))
-    deltas = torch.where(valid, rewards + gamma * v_next - v, zeros)
+    boundary = step_boundaries_torch(token_ids, valid, lengths, separator_ids)
+    rows, cols = boundary.nonzero(as_tuple=True)
+    num_steps = torch.bincount(rows, minlength=B).to(torch.int32)
+    if step_scores is not None and step_scores.shape[1] > 0:
+        first_of_row = torch.cumsum(num_steps, 0) - num_steps
+        k = torch.arange(rows.numel(), device=rows.device) - first_of_row[rows]
+        shaped = shape_step_scores(step_scores.float(), num_steps, shaping, eta)
+        rewards.index_put_((rows, cols), prm_coef * shaped[rows, k.clamp(max=shaped.shape[1] - 1)], accumulate=True)
+    has_tokens = torch.nonzero(lengths > 0).squeeze(1)
+    rewards.index_put_((has_tokens, lengths[has_tokens] - 1), outcome[has_tokens].float(), accumulate=True)
+
+    v = _zero_padding_(values.to(torch.float32, copy=True), valid_f)
+    deltas = rewards - v
+    deltas[:, :-1].add_(v[:, 1:], alpha=gamma)  # v is 0 past the end: terminal value 0
     advantages = discounted_reverse_cumsum(deltas, gamma * lam)
-    returns = torch.where(valid, advantages + v, zeros)
-    return rewards, advantages, returns, seg.num_steps
+    returns = v.add_(advantages)  # v is our own float32 copy
+    return rewards, advantages, returns, num_steps

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from kernels.backend import resolve_backend
 from kernels.checks import INT_DTYPES, MASK_DTYPES, as_separator_tensor, check_tensor
@@ -34,31 +33,50 @@ def check_token_inputs(op: str, token_ids: object, mask: object) -> tuple[torch.
     return token_ids, mask
 
 
-def step_boundaries_torch(token_ids: torch.Tensor, valid: torch.Tensor,
-                          separator_ids: torch.Tensor | None) -> torch.Tensor:
-    """[B, T] bool boundary flags (torch reference). `valid` is the [B, T] bool mask."""
-    next_valid = F.pad(valid[:, 1:], (0, 1), value=False)
-    last_valid = valid & ~next_valid
-    if separator_ids is None or separator_ids.numel() == 0:
-        return last_valid
-    is_sep = torch.isin(token_ids, separator_ids) & valid
-    next_sep = F.pad(is_sep[:, 1:], (0, 1), value=False)
-    return last_valid | (is_sep & ~next_sep)
+def valid_and_lengths(op: str, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """mask [B, T] -> (valid [B, T] uint8 0/1, lengths [B] int64); raises unless right-padded.
 
-
-def check_right_padded(op: str, valid: torch.Tensor) -> None:
-    """Raise unless each row of `valid` is ones then zeros (one host sync)."""
-    if valid.shape[1] > 1 and bool((valid[:, 1:] & ~valid[:, :-1]).any()):
+    Right-padded <=> the valid positions of a row sum to 0 + 1 + ... + (L - 1), the unique
+    minimum for L ones: one matrix-vector product instead of a pass of comparisons.
+    """
+    valid = (mask if mask.dtype == torch.bool else mask != 0).view(torch.uint8)
+    B, T = valid.shape
+    exact = torch.float32 if T <= 4096 else torch.float64  # position sums stay below 2**24
+    valid_f = valid.to(exact)
+    length = valid_f.sum(1).double()
+    position_sum = (valid_f @ torch.arange(T, dtype=exact, device=mask.device)).double()
+    if B and T and bool((position_sum != length * (length - 1) / 2).any()):
         raise ValueError(f"{op}: `mask` must be right-padded (1 for the first L_b positions, 0 after)")
+    return valid, length.to(torch.int64)
 
 
-def segment_steps_torch(token_ids: torch.Tensor, valid: torch.Tensor,
+def step_boundaries_torch(token_ids: torch.Tensor, valid: torch.Tensor, lengths: torch.Tensor,
+                          separator_ids: torch.Tensor | None) -> torch.Tensor:
+    """[B, T] uint8 boundary flags (torch reference); `valid` [B, T] uint8, `lengths` [B]."""
+    B, T = valid.shape
+    boundary = torch.zeros_like(valid)
+    if separator_ids is not None and separator_ids.numel() and T:
+        flat = token_ids.reshape(-1)
+        low, high = (int(x) for x in torch.aminmax(flat))
+        shift = 1 if low < 0 else 0  # negative ids (padding such as -100) look up as "no separator"
+        if shift:
+            flat = flat.clamp(min=-1) + 1
+        table = torch.zeros(max(int(separator_ids.max()), high) + 1 + shift, dtype=torch.uint8, device=valid.device)
+        table[separator_ids + shift] = 1
+        sep = table.index_select(0, flat).view(B, T) & valid
+        torch.bitwise_and(sep[:, :-1], sep[:, 1:] ^ 1, out=boundary[:, :-1])
+    rows = torch.nonzero(lengths > 0).squeeze(1)
+    boundary[rows, lengths[rows] - 1] = 1
+    return boundary
+
+
+def segment_steps_torch(token_ids: torch.Tensor, valid: torch.Tensor, lengths: torch.Tensor,
                         separator_ids: torch.Tensor | None) -> StepSegments:
-    boundary = step_boundaries_torch(token_ids, valid, separator_ids)
-    b32 = boundary.to(torch.int32)
-    before = torch.cumsum(b32, dim=1, dtype=torch.int32) - b32
-    step_index = torch.where(valid, before, torch.full_like(before, -1))
-    return StepSegments(step_index, boundary, b32.sum(dim=1, dtype=torch.int32))
+    boundary = step_boundaries_torch(token_ids, valid, lengths, separator_ids)
+    inclusive = torch.cumsum(boundary, dim=1, dtype=torch.int32)
+    step_index = (inclusive - boundary).masked_fill_(valid == 0, -1)
+    return StepSegments(step_index, boundary.view(torch.bool), inclusive[:, -1].clone() if valid.shape[1]
+                        else torch.zeros(valid.shape[0], dtype=torch.int32, device=valid.device))
 
 
 def segment_steps(token_ids: torch.Tensor, mask: torch.Tensor, separator_ids, *,
@@ -79,6 +97,5 @@ def segment_steps(token_ids: torch.Tensor, mask: torch.Tensor, separator_ids, *,
         if token_ids.shape[0] and bool(gaps.any()):
             raise ValueError(f"{_OP}: `mask` must be right-padded (1 for the first L_b positions, 0 after)")
         return out
-    valid = mask != 0
-    check_right_padded(_OP, valid)
-    return segment_steps_torch(token_ids, valid, sep)
+    valid, lengths = valid_and_lengths(_OP, mask)
+    return segment_steps_torch(token_ids, valid, lengths, sep)

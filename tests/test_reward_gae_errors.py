@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+import kernels
+from conftest import backend_params
+
+B, T = 2, 6
+
+
+def good_args():
+    tokens = torch.tensor([[4, 1, 5, 1, 6, 0], [4, 5, 6, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]], dtype=torch.bool)
+    return dict(token_ids=tokens, mask=mask, values=torch.zeros(B, T), outcome=torch.ones(B),
+                separator_ids=[1], step_scores=torch.rand(B, 3), logprobs=torch.zeros(B, T),
+                ref_logprobs=torch.zeros(B, T))
+
+
+def call(backend, **changes):
+    args = good_args()
+    args.update(changes)
+    return kernels.fused_reward_gae(args.pop("token_ids"), args.pop("mask"), args.pop("values"),
+                                    args.pop("outcome"), backend=backend, **args)
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("changes,name", [
+    (dict(token_ids=torch.zeros(B, T)), "token_ids"),
+    (dict(token_ids=torch.zeros(B, T, 1, dtype=torch.int64)), "token_ids"),
+    (dict(mask=torch.ones(B, T + 1, dtype=torch.bool)), "mask"),
+    (dict(mask=torch.tensor([[1, 0, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0]])), "right-padded"),
+    (dict(values=torch.zeros(B, T - 1)), "values"),
+    (dict(values=torch.zeros(B, T, dtype=torch.int64)), "values"),
+    (dict(values=torch.zeros(B, T, device="meta")), "values"),
+    (dict(outcome=torch.ones(B + 1)), "outcome"),
+    (dict(step_scores=torch.rand(B, 2)), "step_scores"),
+    (dict(step_scores=torch.rand(B + 1, 3)), "step_scores"),
+    (dict(step_scores=torch.rand(B)), "step_scores"),
+    (dict(logprobs=torch.zeros(B, T - 1)), "logprobs"),
+    (dict(ref_logprobs=None), "ref_logprobs"),
+    (dict(shaping="clipped"), "shaping"),
+    (dict(eta=float("nan")), "eta"),
+    (dict(prm_coef=float("nan")), "prm_coef"),
+    (dict(kl_coef=float("inf")), "kl_coef"),
+    (dict(gamma=1.5), "gamma"),
+    (dict(lam=-0.1), "lam"),
+    (dict(gamma="0.9"), "gamma"),
+    (dict(separator_ids=[-1]), "separator_ids"),
+])
+def test_bad_input_names_the_argument(backend, changes, name):
+    with pytest.raises(ValueError, match=name):
+        call(backend, **changes)
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="backend"):
+        call("cuda")
+
+
+def test_triton_without_gpu_or_interpreter_is_an_error(monkeypatch):
+    import kernels.backend as backend
+
+    monkeypatch.setattr(backend, "triton_interpreting", lambda: False)
+    with pytest.raises(ValueError, match="TRITON_INTERPRET"):
+        call("triton")
+    assert call("auto").advantages.shape == (B, T)  # auto falls back to the torch reference

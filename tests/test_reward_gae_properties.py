@@ -1,0 +1,54 @@
+"""The paper's point: Clip and Delta bound the return, so repeating a step cannot farm reward."""
+import pytest
+import torch
+
+import kernels
+from conftest import backend_params
+
+SEP = 1
+
+
+def response(step_tokens, repeat_step, times):
+    """Steps of 2 content tokens + a separator; step `repeat_step` is repeated `times` extra times."""
+    steps = list(step_tokens)
+    steps[repeat_step + 1:repeat_step + 1] = [steps[repeat_step]] * times
+    return [tok for s in steps for tok in (s, s + 1, SEP)], steps
+
+
+def return_at_start(steps_scores_by_token, tokens, shaping, eta, backend):
+    T = len(tokens)
+    out = kernels.fused_reward_gae(
+        torch.tensor([tokens]), torch.ones(1, T, dtype=torch.bool), torch.zeros(1, T), torch.tensor([1.0]),
+        separator_ids=[SEP], step_scores=torch.tensor([steps_scores_by_token]), shaping=shaping, eta=eta,
+        backend=backend)
+    assert int(out.num_steps[0]) == len(steps_scores_by_token)
+    return float(out.returns[0, 0])
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("shaping", ["none", "clip", "delta", "clip_delta"])
+def test_repeating_a_high_scoring_step(backend, shaping):
+    gen = torch.Generator().manual_seed(7)
+    for trial in range(6):
+        K = 2 + trial % 4
+        step_tokens = [10 + 2 * i for i in range(K)]
+        score_of = {s: float(torch.rand((), generator=gen)) for s in step_tokens}
+        best = max(range(K), key=lambda i: score_of[step_tokens[i]])
+        score_of[step_tokens[best]] = 0.95
+        returns = []
+        for times in range(4):
+            tokens, steps = response(step_tokens, best, times)
+            returns.append(return_at_start([score_of[s] for s in steps], tokens, shaping, 0.5, backend))
+        if shaping == "none":
+            assert all(b > a + 0.9 for a, b in zip(returns, returns[1:])), returns
+        else:
+            assert all(b <= returns[0] + 1e-6 for b in returns[1:]), returns
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_delta_return_telescopes_to_first_step(backend):
+    scores = [0.2, 0.9, 0.4, 0.7, 0.1]
+    tokens = [t for i in range(5) for t in (20 + i, SEP)]
+    for shaping, first in (("delta", 0.2), ("clip_delta", min(0.2 - 0.5, 0.0))):
+        total = return_at_start(scores, tokens, shaping, 0.5, backend)
+        assert total == pytest.approx(1.0 + first, abs=1e-6)
