@@ -55,7 +55,7 @@ def step_boundaries_torch(token_ids: torch.Tensor, valid: torch.Tensor, lengths:
     """[B, T] uint8 boundary flags (torch reference); `valid` [B, T] uint8, `lengths` [B]."""
     B, T = valid.shape
     boundary = torch.zeros_like(valid)
-    if separator_ids is not None and separator_ids.numel() and T:
+    if separator_ids is not None and separator_ids.numel() and valid.numel():
         flat = token_ids.reshape(-1)
         low, high = (int(x) for x in torch.aminmax(flat))
         shift = 1 if low < 0 else 0  # negative ids (padding such as -100) look up as "no separator"
