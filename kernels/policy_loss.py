@@ -115,12 +115,12 @@ class _PolicyLossFn(torch.autograd.Function):
     """loss = sum_t loss_t / normalizer over logits [N, V]; saves per-token stats only."""
 
     @staticmethod
-    def forward(ctx, logits, inputs: TokenInputs, opts: PPOOptions, impl: ModuleType):
+    def forward(ctx, logits, inputs: TokenInputs, opts: PPOOptions, impl: ModuleType, inplace: bool):
         terms = impl.ppo_terms(logits, inputs.targets, inputs.old_logprobs, inputs.advantages, inputs.valid,
                                inputs.ref_logprobs, opts)
         ctx.save_for_backward(logits)
         ctx.terms, ctx.targets, ctx.opts, ctx.impl = terms, inputs.targets, opts, impl
-        ctx.normalizer = inputs.normalizer
+        ctx.normalizer, ctx.inplace = inputs.normalizer, inplace
         ctx.mark_non_differentiable(terms.logprobs, terms.entropy, terms.clipped)
         return terms.loss.sum() / inputs.normalizer, terms.logprobs, terms.entropy, terms.clipped
 
@@ -128,8 +128,11 @@ class _PolicyLossFn(torch.autograd.Function):
     def backward(ctx, grad_loss, *unused):
         (logits,) = ctx.saved_tensors
         scale = (grad_loss.float() / ctx.normalizer).contiguous()
-        grad = ctx.impl.logits_grad(logits, ctx.targets, ctx.terms, scale, ctx.opts.temperature)
-        return grad, None, None, None
+        out = logits if ctx.inplace else None
+        grad = ctx.impl.logits_grad(logits, ctx.targets, ctx.terms, scale, ctx.opts.temperature, out=out)
+        if ctx.inplace:
+            torch.autograd.graph.increment_version(logits)  # a later use of the old values fails loudly
+        return grad, None, None, None, None
 
 
 def ppo_policy_loss(
@@ -147,6 +150,7 @@ def ppo_policy_loss(
     kl_loss_coef: float = 0.0,
     temperature: float = 1.0,
     normalizer: float | torch.Tensor | None = None,
+    inplace_backward: bool = False,
     backend: str = "auto",
 ) -> PolicyLoss:
     """Clipped PPO policy loss (+ entropy bonus, + k3 KL to a reference) from logits.
@@ -155,7 +159,9 @@ def ppo_policy_loss(
     sampled token ids (only read where mask != 0); old_logprobs, advantages, ref_logprobs
     [...] float; mask [...] (nonzero = valid). normalizer: number or 1-element tensor
     (default: the number of valid tokens, 1 if there are none), e.g. the global token
-    count when accumulating gradients over micro-batches.
+    count when accumulating gradients over micro-batches. inplace_backward=True writes
+    d logits into the logits buffer (saves one [..., V] tensor; logits must not be used
+    after the backward).
     Returns PolicyLoss(loss 0-d, logprobs / entropy / clipped [...]).
     """
     check_tensor(_OP, "logits", logits, dtypes=FLOAT_DTYPES)
@@ -170,5 +176,5 @@ def ppo_policy_loss(
     rows = logits.reshape(-1, vocab)
     if rows.stride(-1) != 1:
         rows = rows.contiguous()
-    loss, logp, entropy, clipped = _PolicyLossFn.apply(rows, inputs, opts, impl)
+    loss, logp, entropy, clipped = _PolicyLossFn.apply(rows, inputs, opts, impl, bool(inplace_backward))
     return PolicyLoss(loss, logp.view(lead), entropy.view(lead), clipped.view(lead))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels import linear_logprobs, linear_ppo_policy_loss
+from kernels import linear_logprobs, linear_ppo_policy_loss, policy_loss_torch
 from policy_loss_reference import (BACKENDS, FULL, assert_close_scaled, assert_hits_every_branch, make_tokens,
                                    poisoned_empty, reference_loss)
 
@@ -37,7 +37,8 @@ def _reference(hidden, weight, tokens, grad_scale=1.5, **extra):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("chunk_size", [None, 7])
-def test_matches_float64(backend, chunk_size, poisoned_empty):
+def test_matches_float64(backend, chunk_size, poisoned_empty, monkeypatch):
+    monkeypatch.setattr(policy_loss_torch, "_BLOCK_ELEMENTS", 1000)  # several row blocks
     hidden, weight, tokens = _case(seed=11)
     out, grad_h, grad_w = _run(hidden, weight, tokens, backend, chunk_size=chunk_size)
     loss, logp, entropy, clipped, ref_h, ref_w = _reference(hidden, weight, tokens)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels import PolicyLoss, ppo_policy_loss
+from kernels import PolicyLoss, policy_loss_torch, ppo_policy_loss
 from policy_loss_reference import (BACKENDS, FULL, PLAIN, assert_close_scaled, assert_hits_every_branch,
                                    make_tokens, poisoned_empty, reference_loss)
 
@@ -38,7 +38,8 @@ def _reference(logits, tokens, opts, grad_scale=2.5, **extra):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("opts", [FULL, PLAIN], ids=["full", "plain"])
-def test_matches_float64(backend, opts, poisoned_empty):
+def test_matches_float64(backend, opts, poisoned_empty, monkeypatch):
+    monkeypatch.setattr(policy_loss_torch, "_BLOCK_ELEMENTS", 1000)  # several row blocks
     logits, tokens = _case(opts, seed=1)
     out, grad = _run(logits, tokens, opts, backend)
     loss, logp, entropy, clipped, ref_grad = _reference(logits, tokens, opts)
@@ -125,3 +126,17 @@ def test_clear_errors(change, message):
     logits, tokens, opts = change(*_good_args(), {**FULL, "backend": "torch"})
     with pytest.raises(ValueError, match=message):
         ppo_policy_loss(logits, **tokens, **opts)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inplace_backward_matches(backend):
+    _, tokens = _case(FULL, seed=7)
+    g = torch.Generator().manual_seed(7)
+    hidden, weight = torch.randn(*SHAPE, 8, generator=g), torch.randn(VOCAB, 8, generator=g)
+    grads = []
+    for inplace in (False, True):
+        h = hidden.clone().requires_grad_()
+        logits = h @ weight.T
+        ppo_policy_loss(logits, **tokens, **FULL, inplace_backward=inplace, backend=backend).loss.backward()
+        grads.append(h.grad)
+    torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=0)
