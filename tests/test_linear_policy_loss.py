@@ -6,9 +6,8 @@ import torch
 
 from kernels import linear_logprobs, linear_ppo_policy_loss, policy_loss_torch
 from policy_loss_reference import (BACKENDS, FULL, assert_close_scaled, assert_hits_every_branch, make_tokens,
-                                   poisoned_empty, reference_loss)
+                                   poisoned_empty, reference_loss)  # noqa: F401 (fixture)
 
-__all__ = ["poisoned_empty"]  # the fixture, imported for pytest
 SHAPE, HIDDEN, VOCAB = (3, 11), 16, 333
 
 

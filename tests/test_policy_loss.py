@@ -6,9 +6,8 @@ import torch
 
 from kernels import PolicyLoss, policy_loss_torch, ppo_policy_loss
 from policy_loss_reference import (BACKENDS, FULL, PLAIN, assert_close_scaled, assert_hits_every_branch,
-                                   make_tokens, poisoned_empty, reference_loss)
+                                   make_tokens, poisoned_empty, reference_loss)  # noqa: F401 (fixture)
 
-__all__ = ["poisoned_empty"]  # the fixture, imported for pytest
 SHAPE, VOCAB = (3, 13), 333  # 333: not a multiple of any block size
 
 
