@@ -21,12 +21,10 @@ _OP_LOGPROBS = "linear_logprobs"
 CHUNK_BUDGET_BYTES = {"cuda": 1 << 30, "cpu": 64 << 20}
 
 
-def default_chunk_size(vocab: int, dtype: torch.dtype, device: torch.device, backend: str) -> int:
-    """Tokens per chunk so that the chunk's logits (and the torch backend's float32
-    temporaries) fit CHUNK_BUDGET_BYTES; a multiple of 256 when that large."""
+def default_chunk_size(vocab: int, dtype: torch.dtype, device: torch.device) -> int:
+    """Tokens per chunk so that the chunk's logits fit CHUNK_BUDGET_BYTES (both backends
+    keep their float32 temporaries to small row blocks); a multiple of 256 when that large."""
     row_bytes = vocab * torch.empty((), dtype=dtype).element_size()
-    if backend == "torch":
-        row_bytes += 3 * vocab * 4
     rows = max(1, CHUNK_BUDGET_BYTES.get(device.type, CHUNK_BUDGET_BYTES["cuda"]) // row_bytes)
     return rows - rows % 256 if rows >= 256 else rows
 
@@ -132,7 +130,7 @@ def linear_ppo_policy_loss(
     lead = hidden.shape[:-1]
     inputs = check_token_inputs(_OP, lead, vocab, hidden.device, targets, old_logprobs, advantages, mask,
                                 ref_logprobs, normalizer)
-    chunk = chunk_size or default_chunk_size(vocab, hidden.dtype, hidden.device, impl.BACKEND)
+    chunk = chunk_size or default_chunk_size(vocab, hidden.dtype, hidden.device)
     loss, logp, entropy, clipped = _LinearPolicyLossFn.apply(flat, weight, inputs, opts, impl, chunk,
                                                              torch.is_grad_enabled())
     return PolicyLoss(loss, logp.view(lead), entropy.view(lead), clipped.view(lead))
@@ -156,7 +154,7 @@ def linear_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.T
     unused = torch.zeros(lead, dtype=torch.float32, device=hidden.device)
     inputs = check_token_inputs(_OP_LOGPROBS, lead, vocab, hidden.device, targets, unused, unused, mask, None,
                                 None)
-    chunk = chunk_size or default_chunk_size(vocab, hidden.dtype, hidden.device, impl.BACKEND)
+    chunk = chunk_size or default_chunk_size(vocab, hidden.dtype, hidden.device)
     logp, entropy = (torch.zeros(flat.shape[0], dtype=torch.float32, device=hidden.device) for _ in range(2))
     for rows in _chunks(inputs.valid, chunk):
         logits = _take(flat, rows) @ weight.T

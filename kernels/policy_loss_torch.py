@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import torch
 
-BACKEND = "torch"
 _BLOCK_ELEMENTS = 1 << 17
 
 

@@ -17,7 +17,6 @@ import triton.language as tl
 
 from kernels.policy_loss_torch import PPOOptions, TokenTerms
 
-BACKEND = "triton"
 _NEG = tl.constexpr(-1.0e30)  # finite "minus infinity": keeps fully masked rows free of inf - inf
 
 
