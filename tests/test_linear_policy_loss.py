@@ -53,6 +53,19 @@ def test_matches_float64(backend, chunk_size, poisoned_empty, monkeypatch):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_all_tokens_valid(backend, poisoned_empty):
+    hidden, weight, tokens = _case(seed=19)
+    tokens["mask"] = torch.ones(SHAPE, dtype=torch.int64)
+    tokens["targets"] = tokens["targets"].clamp(min=0)
+    out, grad_h, grad_w = _run(hidden, weight, tokens, backend, chunk_size=8)
+    loss, logp, _, _, ref_h, ref_w = _reference(hidden, weight, tokens)
+    torch.testing.assert_close(out.loss.double(), loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.logprobs.double(), logp, rtol=1e-5, atol=2e-5)
+    assert_close_scaled(grad_h, ref_h, 1e-5)
+    assert_close_scaled(grad_w, ref_w, 1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_empty_mask_gives_zero_not_nan(backend, poisoned_empty):
     hidden, weight, tokens = _case(seed=12, empty=True)
     out, grad_h, grad_w = _run(hidden, weight, tokens, backend)
