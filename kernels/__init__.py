@@ -8,13 +8,19 @@ Not to be confused with Hugging Face's `kernels` package (same import name, unre
 from kernels.backend import BACKENDS, resolve_backend
 from kernels.segmentation import StepSegments, segment_steps
 from kernels.reward_gae import SHAPING_MODES, RewardGAE, fused_reward_gae
+from kernels.policy_loss import PolicyLoss, ppo_policy_loss
+from kernels.linear_policy_loss import linear_logprobs, linear_ppo_policy_loss
 
 __all__ = [
     "BACKENDS",
+    "PolicyLoss",
     "SHAPING_MODES",
     "RewardGAE",
     "StepSegments",
     "fused_reward_gae",
+    "linear_logprobs",
+    "linear_ppo_policy_loss",
+    "ppo_policy_loss",
     "resolve_backend",
     "segment_steps",
 ]

@@ -1,0 +1,180 @@
+"""`ppo_policy_loss`: the fused PPO policy loss from logits (validation + backend dispatch).
+
+Semantics: ../shared/DESIGN.md "PPO policy loss"; the formula is spelled out in
+kernels/policy_loss_torch.py. Gradients flow to `logits` only (the other inputs are data).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+import torch
+
+from kernels.backend import resolve_backend
+from kernels.checks import FLOAT_DTYPES, INT_DTYPES, MASK_DTYPES, check_finite_scalar, check_tensor
+from kernels.policy_loss_torch import PPOOptions
+
+_OP = "ppo_policy_loss"
+
+
+@dataclass(frozen=True)
+class PolicyLoss:
+    """loss: 0-d float32 (differentiable; 0 when the mask is empty);
+    logprobs, entropy: [...] float32; clipped: [...] bool (the clip or dual clip cut the
+    policy gradient). The last three are detached and 0 / False at masked tokens."""
+
+    loss: torch.Tensor
+    logprobs: torch.Tensor
+    entropy: torch.Tensor
+    clipped: torch.Tensor
+
+
+@dataclass(frozen=True)
+class TokenInputs:
+    """Validated per-token inputs flattened to N rows: targets [N] int64 (0 at masked
+    rows), old_logprobs / advantages / ref_logprobs [N] float32, valid [N] bool,
+    normalizer 0-d float32 (> 0 unless passed in as a tensor)."""
+
+    targets: torch.Tensor
+    old_logprobs: torch.Tensor
+    advantages: torch.Tensor
+    ref_logprobs: torch.Tensor | None
+    valid: torch.Tensor
+    normalizer: torch.Tensor
+
+
+def make_options(op: str, clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature,
+                 has_ref: bool) -> PPOOptions:
+    clip_low = check_finite_scalar(op, "clip_low", clip_low, low=0.0, high=1.0)
+    clip_high = check_finite_scalar(op, "clip_high", clip_high, low=0.0)
+    if dual_clip is not None:
+        dual_clip = check_finite_scalar(op, "dual_clip", dual_clip)
+        if dual_clip <= 1.0:
+            raise ValueError(f"{op}: `dual_clip` must be > 1 (or None), got {dual_clip}")
+    entropy_coef = check_finite_scalar(op, "entropy_coef", entropy_coef)
+    kl_loss_coef = check_finite_scalar(op, "kl_loss_coef", kl_loss_coef)
+    temperature = check_finite_scalar(op, "temperature", temperature)
+    if temperature <= 0.0:
+        raise ValueError(f"{op}: `temperature` must be > 0, got {temperature}")
+    if kl_loss_coef != 0.0 and not has_ref:
+        raise ValueError(f"{op}: `kl_loss_coef` = {kl_loss_coef} needs `ref_logprobs`")
+    return PPOOptions(clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature)
+
+
+def _normalizer(op: str, normalizer, valid: torch.Tensor) -> torch.Tensor:
+    if normalizer is None:
+        count = valid.sum(dtype=torch.float32)
+        return torch.where(count > 0, count, torch.ones_like(count))
+    if isinstance(normalizer, torch.Tensor):
+        if normalizer.numel() != 1 or normalizer.dtype not in FLOAT_DTYPES + INT_DTYPES:
+            raise ValueError(f"{op}: a tensor `normalizer` must hold one real number, got "
+                             f"shape {tuple(normalizer.shape)} dtype {normalizer.dtype}")
+        if normalizer.device != valid.device:
+            raise ValueError(f"{op}: `normalizer` is on {normalizer.device} but the other inputs are on "
+                             f"{valid.device}")
+        return normalizer.detach().reshape(()).to(torch.float32)
+    value = check_finite_scalar(op, "normalizer", normalizer)
+    if value <= 0.0:
+        raise ValueError(f"{op}: `normalizer` must be > 0, got {value}")
+    return torch.tensor(value, dtype=torch.float32, device=valid.device)
+
+
+def check_token_inputs(op: str, lead: torch.Size, vocab: int, device: torch.device, targets, old_logprobs,
+                       advantages, mask, ref_logprobs, normalizer) -> TokenInputs:
+    """Validate the per-token tensors (shape `lead`) and flatten them; checks targets at
+    valid tokens lie in [0, vocab) (one host sync)."""
+    check_tensor(op, "targets", targets, shape=lead, dtypes=INT_DTYPES, device=device)
+    check_tensor(op, "mask", mask, shape=lead, dtypes=MASK_DTYPES, device=device)
+    named = {"old_logprobs": old_logprobs, "advantages": advantages, "ref_logprobs": ref_logprobs}
+    flat = {}
+    for name, x in named.items():
+        if x is not None:
+            check_tensor(op, name, x, shape=lead, dtypes=FLOAT_DTYPES, device=device)
+            flat[name] = x.detach().reshape(-1).to(torch.float32).contiguous()
+    valid = (mask != 0).reshape(-1)
+    tgt = targets.reshape(-1).to(torch.int64)
+    if bool(((tgt < 0) | (tgt >= vocab)).logical_and_(valid).any()):
+        raise ValueError(f"{op}: `targets` must lie in [0, {vocab}) at valid (mask != 0) positions")
+    tgt = tgt.masked_fill(~valid, 0).contiguous()
+    return TokenInputs(tgt, flat["old_logprobs"], flat["advantages"], flat.get("ref_logprobs"), valid,
+                       _normalizer(op, normalizer, valid))
+
+
+def backend_impl(backend: str, device: torch.device, op: str) -> ModuleType:
+    """The module implementing `ppo_terms`, `logits_grad`, `token_logprobs` for `backend`."""
+    if resolve_backend(backend, device, op) == "triton":
+        from kernels import policy_loss_triton
+
+        return policy_loss_triton
+    from kernels import policy_loss_torch
+
+    return policy_loss_torch
+
+
+class _PolicyLossFn(torch.autograd.Function):
+    """loss = sum_t loss_t / normalizer over logits [N, V]; saves per-token stats only."""
+
+    @staticmethod
+    def forward(ctx, logits, inputs: TokenInputs, opts: PPOOptions, impl: ModuleType, inplace: bool):
+        terms = impl.ppo_terms(logits, inputs.targets, inputs.old_logprobs, inputs.advantages, inputs.valid,
+                               inputs.ref_logprobs, opts)
+        ctx.save_for_backward(logits)
+        ctx.terms, ctx.targets, ctx.opts, ctx.impl = terms, inputs.targets, opts, impl
+        ctx.normalizer, ctx.inplace = inputs.normalizer, inplace
+        ctx.mark_non_differentiable(terms.logprobs, terms.entropy, terms.clipped)
+        return terms.loss.sum() / inputs.normalizer, terms.logprobs, terms.entropy, terms.clipped
+
+    @staticmethod
+    def backward(ctx, grad_loss, *unused):
+        (logits,) = ctx.saved_tensors
+        scale = (grad_loss.float() / ctx.normalizer).contiguous()
+        out = logits if ctx.inplace else None
+        grad = ctx.impl.logits_grad(logits, ctx.targets, ctx.terms, scale, ctx.opts.temperature, out=out)
+        if ctx.inplace:
+            torch.autograd.graph.increment_version(logits)  # a later use of the old values fails loudly
+        return grad, None, None, None, None
+
+
+def ppo_policy_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    ref_logprobs: torch.Tensor | None = None,
+    clip_low: float = 0.2,
+    clip_high: float = 0.2,
+    dual_clip: float | None = None,
+    entropy_coef: float = 0.0,
+    kl_loss_coef: float = 0.0,
+    temperature: float = 1.0,
+    normalizer: float | torch.Tensor | None = None,
+    inplace_backward: bool = False,
+    backend: str = "auto",
+) -> PolicyLoss:
+    """Clipped PPO policy loss (+ entropy bonus, + k3 KL to a reference) from logits.
+
+    logits [..., V] float (bf16/fp16/fp32/fp64; math in float32); targets [...] int, the
+    sampled token ids (only read where mask != 0); old_logprobs, advantages, ref_logprobs
+    [...] float; mask [...] (nonzero = valid). normalizer: number or 1-element tensor
+    (default: the number of valid tokens, 1 if there are none), e.g. the global token
+    count when accumulating gradients over micro-batches. inplace_backward=True writes
+    d logits into the logits buffer (saves one [..., V] tensor; logits must not be used
+    after the backward).
+    Returns PolicyLoss(loss 0-d, logprobs / entropy / clipped [...]).
+    """
+    check_tensor(_OP, "logits", logits, dtypes=FLOAT_DTYPES)
+    if logits.dim() < 1 or logits.shape[-1] == 0:
+        raise ValueError(f"{_OP}: `logits` must have shape [..., V] with V >= 1, got {tuple(logits.shape)}")
+    lead, vocab = logits.shape[:-1], logits.shape[-1]
+    opts = make_options(_OP, clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature,
+                        ref_logprobs is not None)
+    impl = backend_impl(backend, logits.device, _OP)
+    inputs = check_token_inputs(_OP, lead, vocab, logits.device, targets, old_logprobs, advantages, mask,
+                                ref_logprobs, normalizer)
+    rows = logits.reshape(-1, vocab)
+    if rows.stride(-1) != 1:
+        rows = rows.contiguous()
+    loss, logp, entropy, clipped = _PolicyLossFn.apply(rows, inputs, opts, impl, bool(inplace_backward))
+    return PolicyLoss(loss, logp.view(lead), entropy.view(lead), clipped.view(lead))
