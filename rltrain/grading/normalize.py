@@ -21,7 +21,7 @@ _TEXT_UNIT = re.compile(r"\\(?:text|mbox|mathrm)\{\s*" + _UNITS + r"\s*\}(?:\^\{
                         re.IGNORECASE)
 _BARE_UNIT = re.compile(r"(?<=\d)\s+(?:units?|dollars?|cents?|degrees?|inches|feet|meters?|miles?|"
                         r"hours?|minutes?|seconds?|days?|weeks?|years?)\s*$", re.IGNORECASE)
-_SPACING = re.compile(r"\\[,;:! ]|\\q?quad|~")
+_SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad|~")
 _THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d,])")
 _DECIMAL = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
 _SLASH_FRACTION = re.compile(r"^([-+]?)(\d+)/(\d+)$")
