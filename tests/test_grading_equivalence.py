@@ -84,3 +84,16 @@ def test_batch_api_shapes_and_errors(grader):
     fast_only = Grader(GraderConfig(use_math_verify=False))
     assert fast_only.grade_one("\\boxed{\\sqrt{4}}", "2").reason == "not_equivalent"
     assert fast_only._pool is None  # no process was started
+
+
+def test_repeated_pairs_are_verified_once(grader):
+    pool_calls = []
+    real_map = grader.pool.map
+    grader.pool.map = lambda items: pool_calls.append(list(items)) or real_map(items)  # type: ignore[method-assign]
+    try:
+        first = grader.grade(["\\boxed{\\sqrt{1369}}"] * 5 + ["\\boxed{\\sqrt{1370}}"], ["37"] * 6)
+        again = grader.grade_one("so \\boxed{\\sqrt{1369}}", "37")
+    finally:
+        del grader.pool.map
+    assert [r.score for r in first] == [1.0] * 5 + [0.0] and again.reason == "math_verify"
+    assert pool_calls == [[("37", "\\sqrt{1369}"), ("37", "\\sqrt{1370}")]]  # deduplicated, then cached

@@ -29,7 +29,9 @@ class GraderConfig:
     """timeout_s: hard limit per math-verify check; workers: pool processes;
     max_response_chars / max_answer_chars: longer inputs score 0 unread;
     number_fallback: use the last number when no boxed / "the answer is" answer exists;
-    use_math_verify: False keeps only the fast paths (no worker processes at all)."""
+    use_math_verify: False keeps only the fast paths (no worker processes at all);
+    cache_size: how many (gold, answer) math-verify verdicts to remember; the n samples of
+    one prompt often repeat an answer, and a batch sends each distinct pair only once."""
 
     timeout_s: float = 3.0
     workers: int = 2
@@ -38,6 +40,7 @@ class GraderConfig:
     number_fallback: bool = True
     use_math_verify: bool = True
     memory_limit_mb: int | None = 4096
+    cache_size: int = 65_536  # remembered math-verify verdicts (timeouts are never cached)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Grader:
     def __init__(self, config: GraderConfig = GraderConfig()):
         self.config = config
         self._pool: TimeLimitedPool | None = None
+        self._cache: dict[tuple[str, str], tuple[float, str]] = {}
 
     @property
     def pool(self) -> TimeLimitedPool:
@@ -107,25 +111,31 @@ class Grader:
             raise ValueError(f"Grader.grade: `responses` ({len(responses)}) and `golds` ({len(golds)}) "
                              "must have the same length")
         results: list[GradeResult | None] = []
-        slow_items, slow_index, slow_answers = [], [], []
+        slow: dict[tuple[str, str], list[tuple[int, str]]] = {}  # pair -> [(item, extracted)]
         for i, (response, gold) in enumerate(zip(responses, golds)):
             fast = _fast_grade(response, gold, self.config, fallback)
-            if isinstance(fast, GradeResult):
-                results.append(fast)
-                continue
-            results.append(None)
-            slow_index.append(i)
-            slow_items.append((fast[0], fast[1]))
-            slow_answers.append(fast[2])
-        if slow_items:
-            for i, answer, outcome in zip(slow_index, slow_answers, self.pool.map(slow_items)):
-                if outcome.error is not None:
-                    results[i] = GradeResult(0.0, outcome.error, answer)
-                elif outcome.value:
-                    results[i] = GradeResult(1.0, "math_verify", answer)
-                else:
-                    results[i] = GradeResult(0.0, "not_equivalent", answer)
+            results.append(fast if isinstance(fast, GradeResult) else None)
+            if not isinstance(fast, GradeResult):
+                slow.setdefault((fast[0], fast[1]), []).append((i, fast[2]))
+        for pair, (score, reason) in self._verify(list(slow)).items():
+            for i, answer in slow[pair]:
+                results[i] = GradeResult(score, reason, answer)
         return results  # type: ignore[return-value]
+
+    def _verify(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, str]]:
+        """(score, reason) for each distinct (gold, answer) pair: from the cache or the pool."""
+        verdicts = {p: self._cache[p] for p in pairs if p in self._cache}
+        todo = [p for p in pairs if p not in verdicts]
+        for pair, outcome in zip(todo, self.pool.map(todo) if todo else []):
+            if outcome.error is not None:
+                verdicts[pair] = (0.0, outcome.error)
+                continue
+            verdicts[pair] = (1.0, "math_verify") if outcome.value else (0.0, "not_equivalent")
+            if self.config.cache_size > 0:
+                if len(self._cache) >= self.config.cache_size:
+                    self._cache.pop(next(iter(self._cache)))  # oldest first
+                self._cache[pair] = verdicts[pair]
+        return verdicts
 
     def grade_one(self, response: str, gold: str) -> GradeResult:
         return self.grade([response], [gold])[0]

@@ -7,6 +7,7 @@ thread-safe); the pool around this function enforces the time limit by killing t
 """
 from __future__ import annotations
 
+import functools
 import logging
 
 _CONFIG = None
@@ -22,14 +23,20 @@ def _latex_config():
     return _CONFIG
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_latex(text: str) -> list:
+    """math-verify's parse of `$text$` (cached: a gold answer recurs for every sample of its prompt)."""
+    from math_verify import parse
+
+    return parse(f"${text}$", extraction_config=_latex_config(), parsing_timeout=None)
+
+
 def math_verify_equal(pair: tuple[str, str]) -> bool:
     """True when math-verify finds the answer `pair[1]` equivalent to the gold `pair[0]`."""
-    from math_verify import parse, verify
+    from math_verify import verify
 
     gold_text, answer_text = pair
-    config = _latex_config()
-    gold = parse(f"${gold_text}$", extraction_config=config, parsing_timeout=None)
-    answer = parse(f"${answer_text}$", extraction_config=config, parsing_timeout=None)
+    gold, answer = _parse_latex(gold_text), _parse_latex(answer_text)
     if not gold or not answer:
         return False
     return bool(verify(gold, answer, timeout_seconds=None))
