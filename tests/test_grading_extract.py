@@ -14,7 +14,9 @@ from rltrain.grading.normalize import normalize_answer, parse_number
     ("\\boxed 5.", "5.", "boxed"),
     ("\\boxed{3} and finally \\boxed{4", "3", "boxed"),
     ("Thus, the answer is $42$.", "42", "phrase"),
-    ("Final Answer: The final answer is 7.5. I hope", "7.5. I hope", "phrase"),
+    ("Final Answer: The final answer is 7.5. I hope it is correct.", "7.5", "phrase"),
+    ("To find the answer we add 3 and 4 to get 7", "7", "last_number"),  # no "is" / ":": not a phrase
+    ("The answer: $\\frac{3}{4}$ apples.", "\\frac{3}{4}", "phrase"),
     ("3 apples + 4 = 7 apples\n#### 1,234", "1,234", "last_number"),
     ("it was -3.5 degrees", "-3.5", "last_number"),
 ])

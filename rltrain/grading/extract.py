@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _ANSWER_PHRASE = re.compile(
-    r"(?:final answer|the answer)\s*(?:is|:|=)?\s*:?\s*", re.IGNORECASE)
+    r"(?:final answer|the answer)\s*(?:is|:|=)\s*:?\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 _MAX_PHRASE_ANSWER = 200  # characters kept after "the answer is"
 
@@ -73,7 +73,7 @@ def _phrase_answer(text: str) -> str | None:
     if last is None:
         return None
     tail = text[last.end():last.end() + _MAX_PHRASE_ANSWER]
-    tail = tail.split("\n", 1)[0].strip()
+    tail = tail.split("\n", 1)[0].split(". ", 1)[0].strip()  # up to the end of the line / sentence
     if tail.startswith("$"):
         closing = tail.find("$", 1)
         tail = tail[1:closing] if closing > 0 else tail[1:]

@@ -1,8 +1,8 @@
 """The success-reward grader: score 1 when a response's final answer equals the gold answer.
 
 Per item: bound the input, extract the final answer (`extract.py`), then try the cheap
-paths in this process (normalised exact match, exact rational comparison of plain
-numbers; both are linear-time string work on bounded strings), and send only what they
+paths in this process (normalised exact match, rational comparison of plain numbers
+to 6 decimals; both are linear-time string work on bounded strings), and send only what they
 cannot decide to math-verify in a `TimeLimitedPool` with a hard per-item time limit.
 Nothing is ever evaluated as code. Every item gets a score (0.0 or 1.0) and a reason:
 

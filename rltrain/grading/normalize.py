@@ -82,8 +82,7 @@ def parse_number(normalized: str) -> Fraction | None:
     return -value if sign == "-" else value
 
 
-def numbers_equal(a: Fraction, b: Fraction, rel_tol: float = 1e-6) -> bool:
-    """Exact equality, or agreement to `rel_tol` (a rounded decimal vs an exact fraction)."""
-    if a == b:
-        return True
-    return abs(a - b) <= Fraction(rel_tol) * max(abs(a), abs(b), Fraction(1))
+def numbers_equal(a: Fraction, b: Fraction, decimals: int = 6) -> bool:
+    """Equal after rounding both to `decimals` places (a rounded decimal vs an exact fraction,
+    as math-verify's float_rounding does); integers must match exactly."""
+    return a == b or round(a, decimals) == round(b, decimals)
