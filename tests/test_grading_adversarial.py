@@ -92,3 +92,12 @@ def test_pool_arguments_and_broken_worker_function():
     pool.close()
     with pytest.raises(ValueError, match="closed"):
         pool.map([1])
+
+
+def test_pool_replaces_a_worker_that_died_while_idle():
+    with TimeLimitedPool("math:sqrt", workers=1, timeout_s=2.0) as pool:
+        assert pool.map([4.0])[0].value == 2.0
+        pool._workers[0].process.kill()
+        pool._workers[0].process.join()
+        assert [r.value for r in pool.map([9.0, 16.0])] == [3.0, 4.0]
+        assert pool.replacements == 1

@@ -132,10 +132,14 @@ class TimeLimitedPool:
         results: list[TaskResult | None] = [None] * len(items)
         pending = deque(range(len(items)))
         while pending or any(w.task is not None for w in self._workers):
-            for w in self._workers:
+            for w in list(self._workers):
                 if w.ready and w.task is None and pending:
+                    try:
+                        w.conn.send(items[pending[0]])
+                    except OSError:  # died while idle: replace it, the item waits for another
+                        self._replace(w)
+                        continue
                     w.task = pending.popleft()
-                    w.conn.send(items[w.task])
                     w.deadline = time.monotonic() + self.timeout_s
             busy_deadline = min((w.deadline for w in self._workers if w.task is not None),
                                 default=None)

@@ -40,7 +40,7 @@ class _LogProbRecorder:
         if self.previous is not None and t < new_tokens.shape[1]:
             self.steps.append(self.previous.gather(1, new_tokens[:, t:t + 1]).squeeze(1))
         if not self.steps:
-            return new_tokens.new_zeros(new_tokens.shape, dtype=torch.float32)
+            return torch.zeros(new_tokens.shape, dtype=torch.float32)
         return torch.stack(self.steps, dim=1).cpu()
 
 
