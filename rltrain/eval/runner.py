@@ -1,0 +1,116 @@
+"""Evaluate one model on one dataset: greedy accuracy, sampling accuracy and pass@k.
+
+For every problem: one greedy response (temperature 0) and `n_samples` sampled responses
+(temperature `temperature`, default 1.0), all graded against the ground truth. Prompts go
+to the engine in chunks so that a progress callback can follow along.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+from rltrain.data.prompts import PromptConfig, format_prompt
+from rltrain.data.records import MathProblem
+from rltrain.eval.metrics import mean, mean_pass_at_k
+from rltrain.grading.grader import Grader
+from rltrain.rollout.types import RolloutEngine, RolloutOutput, SamplingParams
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """n_samples: sampled responses per problem (0 = greedy only); pass_k: the k of pass@k
+    (k <= n_samples); greedy: also run greedy decoding; chunk: prompts per engine call."""
+
+    n_samples: int = 4
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    pass_k: tuple[int, ...] = (1, 4)
+    greedy: bool = True
+    seed: int = 0
+    chunk: int = 8
+    prompt: PromptConfig = PromptConfig()
+
+    def __post_init__(self) -> None:
+        if self.n_samples < 0:
+            raise ValueError(f"EvalConfig: `n_samples` must be >= 0, got {self.n_samples}")
+        if not self.greedy and self.n_samples == 0:
+            raise ValueError("EvalConfig: nothing to do (greedy off and `n_samples` = 0)")
+        bad = [k for k in self.pass_k if not 1 <= k <= self.n_samples]
+        if bad:
+            raise ValueError(f"EvalConfig: every `pass_k` must be in [1, n_samples={self.n_samples}], got {bad}")
+        if self.chunk < 1:
+            raise ValueError(f"EvalConfig: `chunk` must be >= 1, got {self.chunk}")
+
+    def generations_per_problem(self) -> int:
+        return int(self.greedy) + self.n_samples
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """summary: metric name -> value; samples: one JSON-ready dict per graded response."""
+
+    name: str
+    summary: dict[str, float]
+    samples: list[dict]
+
+
+def _mode_params(cfg: EvalConfig) -> list[tuple[str, SamplingParams]]:
+    modes = []
+    if cfg.greedy:
+        modes.append(("greedy", SamplingParams(n=1, temperature=0.0, max_new_tokens=cfg.max_new_tokens)))
+    if cfg.n_samples:
+        modes.append(("sample", SamplingParams(n=cfg.n_samples, temperature=cfg.temperature, top_p=cfg.top_p,
+                                               max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)))
+    return modes
+
+
+def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: RolloutEngine, tokenizer,
+                     grader: Grader, cfg: EvalConfig,
+                     progress: Callable[[int], None] | None = None) -> DatasetResult:
+    """Generate, grade and summarise; `progress(k)` is called after every k generations."""
+    number_fallback = name == "gsm8k"
+    prompts = [format_prompt(tokenizer, p.question, cfg.prompt) for p in problems]
+    samples: list[dict] = []
+    correct: dict[str, list[int]] = {}
+    for mode, params in _mode_params(cfg):
+        counts = correct.setdefault(mode, [])
+        for start in range(0, len(problems), cfg.chunk):
+            chunk = range(start, min(start + cfg.chunk, len(problems)))
+            ids = [tokenizer(prompts[i], add_special_tokens=False)["input_ids"] for i in chunk]
+            chunk_params = params if params.seed is None else _reseed(params, start)
+            outs: list[list[RolloutOutput]] = engine.generate(ids, chunk_params)
+            texts = [[tokenizer.decode(o.token_ids, skip_special_tokens=True) for o in per] for per in outs]
+            flat = [t for per in texts for t in per]
+            golds = [problems[i].answer for i, per in zip(chunk, texts) for _ in per]
+            grades = iter(grader.grade(flat, golds, number_fallback=number_fallback))
+            for i, per_out, per_text in zip(chunk, outs, texts):
+                n_ok = 0
+                for j, (out, text) in enumerate(zip(per_out, per_text)):
+                    g = next(grades)
+                    n_ok += int(g.score > 0)
+                    samples.append({
+                        "dataset": name, "uid": problems[i].uid, "mode": mode, "sample_index": j,
+                        "prompt": prompts[i], "response": text, "gold": problems[i].answer,
+                        "extracted": g.extracted, "score": g.score, "reason": g.reason,
+                        "finish_reason": out.finish_reason, "num_tokens": len(out.token_ids),
+                    })
+                counts.append(n_ok)
+            if progress is not None:
+                progress(len(chunk) * params.n)
+    return DatasetResult(name, _summarize(len(problems), correct, cfg), samples)
+
+
+def _reseed(params: SamplingParams, offset: int) -> SamplingParams:
+    return replace(params, seed=params.seed + offset)
+
+
+def _summarize(num_problems: int, correct: dict[str, list[int]], cfg: EvalConfig) -> dict[str, float]:
+    summary: dict[str, float] = {"problems": num_problems}
+    if "greedy" in correct:
+        summary["greedy_acc"] = mean(correct["greedy"])
+    if "sample" in correct:
+        summary["sample_acc"] = mean([c / cfg.n_samples for c in correct["sample"]])
+        for k in cfg.pass_k:
+            summary[f"pass@{k}"] = mean_pass_at_k(correct["sample"], cfg.n_samples, k)
+    return summary
