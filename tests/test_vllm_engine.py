@@ -102,6 +102,16 @@ def test_sampling_shapes_stops_and_seeds(setup):
     assert stopped.token_ids == free.token_ids[:first + 1] and stopped.finish_reason == "stop"
 
 
+def test_seeded_sampling_of_a_batch_larger_than_one_prefill_step(setup):
+    # 12 prompts of ~380 tokens exceed vLLM's default tokens per step: with chunked prefill, seeded
+    # requests crash vLLM 0.32 on CPU ("CPU Generator does not use offset"); from_config turns it off.
+    _, tok, engine, _ = setup
+    long_prompts = encode_prompts(tok, [f"Question {i}: " + " ".join(["Step 1: 12 + 7 = 19."] * 20) for i in range(12)])
+    assert sum(len(p) for p in long_prompts) > 4096  # the CPU default
+    out = engine.generate(long_prompts, SamplingParams(n=2, temperature=1.0, max_new_tokens=3, seed=7))
+    assert [len(per) for per in out] == [2] * 12
+
+
 def test_errors_and_noops(setup):
     model, _, engine, prompts = setup
     with pytest.raises(ValueError, match="top_p < 1"):

@@ -102,7 +102,15 @@ class VLLMEngine(RolloutEngine):
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(config.cpu_kvcache_space_gib))
         vllm = import_vllm()
-        llm = vllm.LLM(str(directory), **config.llm_kwargs())
+        kwargs = config.llm_kwargs()
+        from vllm.platforms import current_platform
+
+        if current_platform.is_cpu():
+            # vLLM 0.32 CPU bug: a seeded request whose prefill is chunked makes the runner rewind
+            # its torch.Generator by an offset, which CPU generators lack (RuntimeError). Whole
+            # prefills (max_num_batched_tokens >= max_model_len) never need the rewind.
+            kwargs.setdefault("enable_chunked_prefill", False)
+        llm = vllm.LLM(str(directory), **kwargs)
         if eos_token_ids is None:
             eos = llm.get_tokenizer().eos_token_id
             eos_token_ids = () if eos is None else (eos,)
