@@ -189,6 +189,15 @@ class VLLMEngine(RolloutEngine):
         self.load_weight_bucket(list(named_tensors))
         self.reset_prefix_cache()
 
+    def shutdown(self) -> None:
+        """Stop the engine and free its memory. vLLM's teardown also destroys torch.distributed's
+        default process group (the trainer's, under torchrun): call it last, in place of
+        `dist.destroy_process_group()`. Idempotent."""
+        client = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        if client is not None and not getattr(self, "_shut_down", False):
+            client.shutdown()
+        self._shut_down = True
+
     # ---- memory ------------------------------------------------------------------------------
 
     def _can_sleep(self) -> bool:
