@@ -112,6 +112,14 @@ def test_seeded_sampling_of_a_batch_larger_than_one_prefill_step(setup):
     assert [len(per) for per in out] == [2] * 12
 
 
+def test_tied_embedding_alone_also_updates_the_lm_head(setup):
+    model, _, engine, prompts = setup
+    perturb(model.model.embed_tokens, seed=3)  # tied: lm_head changes too
+    engine.update_weights([("model.embed_tokens.weight", model.model.embed_tokens.weight.detach())])
+    out = engine.generate(prompts, SamplingParams(n=1, temperature=0.0, max_new_tokens=6))
+    assert_logprobs_match(model, prompts, out, 0.0)  # a stale CPU lm_head would be off by ~5
+
+
 def test_errors_and_noops(setup):
     model, _, engine, prompts = setup
     with pytest.raises(ValueError, match="top_p < 1"):
@@ -124,6 +132,8 @@ def test_errors_and_noops(setup):
         engine.update_weights([("model.norm.weight", torch.zeros(3))])
     with pytest.raises(ValueError, match="unknown"):
         sync_weights(engine, model, name_map=lambda n: "policy." + n)
+    with pytest.raises(ValueError, match="'model.layers.0' is incomplete"):  # q without k, v: half-loaded qkv_proj
+        engine.update_weights([("model.layers.0.self_attn.q_proj.weight", torch.zeros(64, 64))])
     engine.sleep()
     engine.wake_up()  # no-ops on CPU
     assert engine.generate(prompts[:1], SamplingParams(n=1, temperature=0.0, max_new_tokens=2))[0][0].token_ids

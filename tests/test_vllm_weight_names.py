@@ -8,7 +8,7 @@ import pytest
 
 from rltrain.models.tiny import TinyModelConfig, build_tiny, save_tiny
 from rltrain.rollout.vllm_config import VLLMEngineConfig
-from rltrain.rollout.weight_names import check_names, checkpoint_shapes, trainer_name
+from rltrain.rollout.weight_names import check_names, check_whole_layers, checkpoint_shapes, tied_aliases, trainer_name
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,19 @@ def test_check_names_errors(saved):
         check_names({"model.norm.weight": (65,)}, expected)
     with pytest.raises(ValueError, match="not sent"):
         check_names({"model.norm.weight": (64,)}, expected, require_all=True)
+
+
+def test_whole_layers_and_tied_aliases(saved, tmp_path):
+    model, path = saved
+    expected = checkpoint_shapes(path)
+    tied = tied_aliases(path)
+    assert tied == {"lm_head.weight": "model.embed_tokens.weight"}
+    layer1 = [n for n in expected if n.startswith("model.layers.1.")]
+    check_whole_layers(layer1 + ["model.norm.weight", "model.embed_tokens.weight"], expected, tied)
+    with pytest.raises(ValueError, match="'model.layers.1' is incomplete.*v_proj"):
+        check_whole_layers([n for n in layer1 if "v_proj" not in n], expected, tied)
+    untied, tok = build_tiny(seed=0, config=TinyModelConfig(tie_word_embeddings=False))
+    assert tied_aliases(save_tiny(untied, tok, tmp_path / "untied")) == {}
 
 
 def test_importing_the_engine_module_does_not_import_vllm():

