@@ -34,7 +34,10 @@ def setup(tmp_path_factory):
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     model, tok = build_tiny(seed=0)
     path = save_tiny(model, tok, tmp_path_factory.mktemp("tiny_vllm"))
+    torch.manual_seed(1234)
+    state = torch.random.get_rng_state()
     engine = VLLMEngine.from_config(path, VLLMEngineConfig(dtype="float32", max_model_len=512))
+    assert torch.equal(torch.random.get_rng_state(), state)  # vLLM seeds the global RNGs; we restore them
     return model, tok, engine, encode_prompts(tok, QUESTIONS)
 
 

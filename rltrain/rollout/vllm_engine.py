@@ -30,6 +30,7 @@ ImportError saying how to install it.
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -71,6 +72,21 @@ def request_seeds(seed: int | None, num_prompts: int) -> list[int | None]:
     return [int(s) for s in torch.randint(0, 2**31 - 2**16, (num_prompts,), generator=gen)]
 
 
+def _without_touching_global_rngs(build):
+    """`build()` with Python's, NumPy's and torch's global RNG states restored afterwards: an
+    in-process vLLM seeds them all with its engine seed, which would reset the trainer's."""
+    import numpy as np
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            return build()
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
 class VLLMEngine(RolloutEngine):
     """A rollout engine over `llm` (a `vllm.LLM` built with logprobs_mode="processed_logprobs").
 
@@ -89,6 +105,7 @@ class VLLMEngine(RolloutEngine):
         self.expected_shapes = dict(expected_shapes)
         self.config = config
         self.asleep = False
+        self.shut_down = False
 
     @classmethod
     def from_config(cls, model_dir: str | Path, config: VLLMEngineConfig = VLLMEngineConfig(), *,
@@ -113,7 +130,7 @@ class VLLMEngine(RolloutEngine):
             # its torch.Generator by an offset, which CPU generators lack (RuntimeError). Whole
             # prefills (max_num_batched_tokens >= max_model_len) never need the rewind.
             kwargs.setdefault("enable_chunked_prefill", False)
-        llm = vllm.LLM(str(directory), **kwargs)
+        llm = _without_touching_global_rngs(lambda: vllm.LLM(str(directory), **kwargs))
         if eos_token_ids is None:
             eos = llm.get_tokenizer().eos_token_id
             eos_token_ids = () if eos is None else (eos,)
@@ -203,9 +220,9 @@ class VLLMEngine(RolloutEngine):
         default process group (the trainer's, under torchrun): call it last, in place of
         `dist.destroy_process_group()`. Idempotent."""
         client = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
-        if client is not None and not getattr(self, "_shut_down", False):
+        if client is not None and not self.shut_down:
             client.shutdown()
-        self._shut_down = True
+        self.shut_down = True
 
     # ---- memory ------------------------------------------------------------------------------
 
