@@ -18,39 +18,43 @@ BACKBONE = TinyModelConfig(hidden_size=64, intermediate_size=256, num_hidden_lay
                            num_key_value_heads=4)
 PRM_TRAIN = RMTrainConfig(lr=2e-3, epochs=8, batch_size=32)
 ORM_TRAIN = RMTrainConfig(lr=2e-3, epochs=14, batch_size=32)  # one label per solution: more epochs
-TIME_LIMIT_S = 120
+# The limit is on this process's CPU time (torch runs single-threaded here): wall time on a shared
+# machine also counts other people's jobs.
+CPU_LIMIT_S = 120
 
 
 def _train_and_score(encode, tok, config):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     train, held_out = encode(3000, 1), encode(400, 2)
     model = ValueHeadModel(build_tiny_model(len(tok), BACKBONE, seed=0).model)
     losses = train_token_scorer(model, train, config, pad_id=tok.pad_token_id)
     scores = read_logits(model, [r.row for r in held_out], pad_id=tok.pad_token_id)
     auc = roc_auc([float(s) for row in scores for s in row], [y for r in held_out for y in r.labels])
-    return auc, time.perf_counter() - start, losses
+    return auc, time.process_time() - cpu, time.perf_counter() - start, losses
 
 
 def test_tiny_prm_from_auto_labels_separates_correct_and_incorrect_steps():
     torch.manual_seed(0)
     tok = word_tokenizer()
     grader = Grader(GraderConfig(use_math_verify=False))
-    auc, seconds, losses = _train_and_score(lambda n, seed: encode_step_examples(tok, step_examples(n, seed, grader)),
-                                            tok, PRM_TRAIN)
-    print(f"PRM held-out step ROC-AUC {auc:.4f} in {seconds:.1f} s (final loss {losses[-1]:.3f})")
+    auc, seconds, wall, losses = _train_and_score(
+        lambda n, seed: encode_step_examples(tok, step_examples(n, seed, grader)), tok, PRM_TRAIN)
+    print(f"PRM held-out step ROC-AUC {auc:.4f} in {seconds:.1f} s CPU, {wall:.1f} s wall "
+          f"(final loss {losses[-1]:.3f})")
     assert auc >= 0.9
-    assert seconds < TIME_LIMIT_S
+    assert seconds < CPU_LIMIT_S
 
 
 def test_tiny_orm_separates_correct_and_incorrect_solutions():
     torch.manual_seed(0)
     tok = word_tokenizer()
     grader = Grader(GraderConfig(use_math_verify=False))
-    auc, seconds, losses = _train_and_score(
+    auc, seconds, wall, losses = _train_and_score(
         lambda n, seed: encode_outcome_examples(tok, outcome_examples(n, seed, grader)), tok, ORM_TRAIN)
-    print(f"ORM held-out solution ROC-AUC {auc:.4f} in {seconds:.1f} s (final loss {losses[-1]:.3f})")
+    print(f"ORM held-out solution ROC-AUC {auc:.4f} in {seconds:.1f} s CPU, {wall:.1f} s wall "
+          f"(final loss {losses[-1]:.3f})")
     assert auc >= 0.9
-    assert seconds < TIME_LIMIT_S
+    assert seconds < CPU_LIMIT_S
 
 
 @pytest.mark.parametrize("scores, labels, expected", [

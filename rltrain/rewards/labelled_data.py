@@ -8,8 +8,9 @@ stripped, with "\n\n" after every step but the last (the policy's step format).
 PRM800K (raw schema): question.problem, question.ground_truth_answer, label.steps[] each with
 completions[{text, rating -1/0/1}], chosen_completion (index or null), human_completion. Per step
 the chosen completion is taken (else the human one, rated good; else the first completion, and
-the trajectory ends there; a step whose completions are null ends it too); rating 1 -> 1.0, -1 -> 0.0, 0 -> `neutral` (default 1.0: the step is
-not wrong). The trajectory ends after a step rated -1. Steps are joined by "\\n\\n".
+the trajectory ends there; a step whose completions are null ends it too); rating 1 -> 1.0,
+-1 -> 0.0, 0 -> `neutral` (default 1.0: the step is not wrong). The trajectory ends after a
+step rated -1. Steps are joined by "\\n\\n".
 A malformed line raises `DatasetFormatError` naming the file and line.
 """
 from __future__ import annotations
