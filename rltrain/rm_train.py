@@ -106,7 +106,8 @@ def _rollout_examples(args, problems, grader, bar):
 
 
 def _scorer_model(args):
-    """(token-logit model, tokenizer, tag id or None, RenderConfig) to train."""
+    """(token-logit model, tokenizer, tag id or None, RenderConfig) to train (float32 weights)."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rltrain.rewards.render import RenderConfig
@@ -116,15 +117,15 @@ def _scorer_model(args):
     folder = resolve_model_path(args.model, allow_download=args.allow_download)
     tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     if args.kind == "prm" and args.prm_head == "step-tag":
-        lm = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).to(args.device)
+        lm = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32).to(args.device)
         tokens = StepTagTokens.resolve(tok, args.step_tag, vocab_size=lm.get_input_embeddings().weight.shape[0])
         return StepTagLM(lm, tokens), tok, tokens.tag, RenderConfig.math_shepherd()
     meta = {"role": args.kind, "render": RenderConfig().to_dict()}
     if has_value_head(folder):
-        model = ValueHeadModel.from_pretrained(folder, device=args.device, dtype=None)
+        model = ValueHeadModel.from_pretrained(folder, device=args.device, dtype=torch.float32)
         model.metadata.update(meta)
     else:
-        model = ValueHeadModel.from_backbone(folder, device=args.device, metadata=meta)
+        model = ValueHeadModel.from_backbone(folder, device=args.device, dtype=torch.float32, metadata=meta)
     return model, tok, None, RenderConfig()
 
 
