@@ -163,6 +163,8 @@ def test_value_head_save_load_and_plain_checkpoint_errors(policy_tok, tmp_path):
 
     model = ValueHeadModel.from_backbone(plain, metadata={"role": "prm"})
     ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():  # the backbone is the LM's own base model, pretrained weights loaded
+        torch.testing.assert_close(model.hidden_states(ids), lm.model(ids).last_hidden_state)
     before = model(ids, torch.ones_like(ids))
     model.save_pretrained(tmp_path / "vh", tokenizer=policy_tok)
     loaded = ValueHeadModel.from_pretrained(tmp_path / "vh")
@@ -176,3 +178,39 @@ def test_value_head_save_load_and_plain_checkpoint_errors(policy_tok, tmp_path):
     (tmp_path / "vh" / "value_head.safetensors").write_bytes(b"")
     with pytest.raises(Exception):
         ValueHeadModel.from_pretrained(tmp_path / "vh")
+
+
+def test_value_head_model_trains_end_to_end_as_a_critic(policy_tok):
+    lm = build_tiny_model(len(policy_tok), SMALL)
+    critic = ValueHeadModel.from_causal_lm(lm)
+    assert critic.backbone is lm.model and critic.head.linear.weight.dtype == torch.float32
+    ids = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]])
+    values = critic(ids, (ids > 0).long())
+    assert values.shape == (2, 4) and values.dtype == torch.float32
+    values.sum().backward()
+    assert lm.model.embed_tokens.weight.grad is not None and critic.head.linear.weight.grad is not None
+
+
+@pytest.mark.parametrize("text, steps", [
+    ("", []), ("a", ["a"]), ("a\n\nb", ["a\n\n", "b"]), ("a\n\n\nb\n\n", ["a\n\n\n", "b\n\n"]),
+    ("\n\na", ["\n\n", "a"]),
+])
+def test_split_steps(text, steps):
+    from rltrain.rewards.render import split_steps
+
+    assert split_steps(text) == steps and "".join(steps) == text
+
+
+def test_step_scores_feed_fused_reward_gae(policy_tok):
+    import kernels
+
+    batch = make_batch(policy_tok)
+    scores = ProcessRewardScorer(Probe(), policy_tok).score_steps(batch)
+    seps = separator_token_ids(policy_tok)
+    values = torch.zeros(batch.response_ids.shape)
+    out = kernels.fused_reward_gae(batch.response_ids, batch.response_mask, values, torch.zeros(batch.size),
+                                   separator_ids=seps, step_scores=scores, shaping="none", backend="torch")
+    assert torch.equal(out.num_steps, batch.segments.num_steps)
+    for b in range(batch.size):  # with shaping "none" and no outcome, rewards are the step scores at boundaries
+        ends = batch.segments.is_boundary[b]
+        torch.testing.assert_close(out.rewards[b][ends], scores[b, :int(ends.sum())])
