@@ -5,10 +5,10 @@ import pytest
 from shared_data import data_file
 
 from rltrain.data import DatasetFormatError
+from rltrain.models.tiny import build_tiny_tokenizer
 from rltrain.rewards.labelled_data import load_step_labelled
 from rltrain.rewards.render import RenderConfig, render_steps
 from rltrain.rewards.step_tag import StepTagTokens
-from rltrain.models.tiny import build_tiny_tokenizer
 
 
 def test_math_shepherd_samples_round_trip():

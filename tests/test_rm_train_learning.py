@@ -8,7 +8,7 @@ from rm_synthetic import outcome_examples, step_examples, word_tokenizer
 
 from rltrain.grading import Grader, GraderConfig
 from rltrain.models.tiny import TinyModelConfig, build_tiny_model
-from rltrain.rewards import ValueHeadModel
+from rltrain.rewards import RenderConfig, StepTagLM, StepTagTokens, ValueHeadModel
 from rltrain.rewards.batched import read_logits
 from rltrain.rewards.training import (RMTrainConfig, encode_outcome_examples, encode_step_examples, roc_auc,
                                       train_token_scorer)
@@ -23,23 +23,27 @@ ORM_TRAIN = RMTrainConfig(lr=2e-3, epochs=14, batch_size=32)  # one label per so
 CPU_LIMIT_S = 120
 
 
-def _train_and_score(encode, tok, config):
+def _train_and_score(encode, tok, config, head="value"):
     start, cpu = time.perf_counter(), time.process_time()
     train, held_out = encode(3000, 1), encode(400, 2)
-    model = ValueHeadModel(build_tiny_model(len(tok), BACKBONE, seed=0).model)
+    lm = build_tiny_model(len(tok), BACKBONE, seed=0)
+    model = ValueHeadModel(lm.model) if head == "value" else StepTagLM(lm, StepTagTokens.resolve(tok))
     losses = train_token_scorer(model, train, config, pad_id=tok.pad_token_id)
     scores = read_logits(model, [r.row for r in held_out], pad_id=tok.pad_token_id)
     auc = roc_auc([float(s) for row in scores for s in row], [y for r in held_out for y in r.labels])
     return auc, time.process_time() - cpu, time.perf_counter() - start, losses
 
 
-def test_tiny_prm_from_auto_labels_separates_correct_and_incorrect_steps():
+@pytest.mark.parametrize("head", ["value", "step-tag"])
+def test_tiny_prm_from_auto_labels_separates_correct_and_incorrect_steps(head):
     torch.manual_seed(0)
     tok = word_tokenizer()
     grader = Grader(GraderConfig(use_math_verify=False))
+    tag = StepTagTokens.resolve(tok).tag if head == "step-tag" else None
+    render = RenderConfig.math_shepherd() if head == "step-tag" else RenderConfig()
     auc, seconds, wall, losses = _train_and_score(
-        lambda n, seed: encode_step_examples(tok, step_examples(n, seed, grader)), tok, PRM_TRAIN)
-    print(f"PRM held-out step ROC-AUC {auc:.4f} in {seconds:.1f} s CPU, {wall:.1f} s wall "
+        lambda n, seed: encode_step_examples(tok, step_examples(n, seed, grader), render, tag), tok, PRM_TRAIN, head)
+    print(f"PRM ({head}) held-out step ROC-AUC {auc:.4f} in {seconds:.1f} s CPU, {wall:.1f} s wall "
           f"(final loss {losses[-1]:.3f})")
     assert auc >= 0.9
     assert seconds < CPU_LIMIT_S
