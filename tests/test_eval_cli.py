@@ -107,7 +107,7 @@ def test_cli_end_to_end_on_tiny_model_and_shared_gsm8k(tiny_model_dir, tmp_path,
     assert all(r["score"] in (0.0, 1.0) and r["reason"] and r["gold"] for r in records)
     assert records[0]["gold"] == "18" and "Janet" in records[0]["prompt"]
     summary = json.loads((out / "summary.json").read_text())["results"]["gsm8k"]
-    assert set(summary) == {"problems", "greedy_acc", "sample_acc", "pass@1", "pass@2"}
+    assert set(summary) == {"problems", "greedy_acc", "sample_acc", "pass@1", "pass@2", "maj@2"}
     assert summary["problems"] == 3
     printed = capsys.readouterr().out
     assert "gsm8k" in printed and "greedy_acc" in printed

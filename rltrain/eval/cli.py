@@ -13,6 +13,7 @@ from typing import Sequence
 
 from rltrain.data.loaders import DATASETS, load_math_dataset, parse_data_spec
 from rltrain.data.prompts import DEFAULT_INSTRUCTION, PromptConfig
+from rltrain.eval.rerank import RERANK_MODES, Reranker
 from rltrain.eval.runner import DatasetResult, EvalConfig, evaluate_dataset
 
 
@@ -38,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grader-timeout", type=float, default=3.0, help="seconds per math-verify check")
     p.add_argument("--grader-workers", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--rerank", choices=RERANK_MODES, default=None,
+                   help="best-of-N over the samples with a reward model (needs --rm)")
+    p.add_argument("--rm", default=None, help="reward model folder for --rerank (ORM, or PRM: step-tag / value head)")
+    p.add_argument("--rm-token-budget", type=int, default=16384, help="padded tokens per reward-model forward")
     p.add_argument("--out", default="runs/eval", help="output folder (default: runs/eval)")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -76,11 +81,22 @@ def _eval_config(args: argparse.Namespace) -> EvalConfig:
                       prompt=PromptConfig(instruction=args.instruction, system_prompt=args.system_prompt))
 
 
+def _reranker(args: argparse.Namespace, tokenizer) -> Reranker:
+    from rltrain.data.separators import separator_token_ids
+    from rltrain.rewards.scorers import load_orm, load_prm
+
+    load = load_orm if args.rerank == "orm" else load_prm
+    scorer = load(args.rm, policy_tokenizer=tokenizer, device=args.device, token_budget=args.rm_token_budget)
+    return Reranker(args.rerank, scorer, tokenizer, separator_token_ids(tokenizer))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         specs = [parse_data_spec(s) for s in args.data]
         cfg = _eval_config(args)
+        if args.rerank and (not args.rm or cfg.n_samples < 1):
+            raise ValueError("--rerank needs --rm PATH and --n-samples >= 1")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -95,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     model, tokenizer = load_model_and_tokenizer(args.model, device=args.device)
     engine = HFRolloutEngine.from_tokenizer(model, tokenizer, token_budget=args.token_budget)
+    reranker = _reranker(args, tokenizer) if args.rerank else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     total = sum(len(problems) for _, problems in datasets) * cfg.generations_per_problem()
@@ -103,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             tqdm(total=total, unit="resp", desc="eval", disable=args.no_progress, file=sys.stderr) as bar:
         for name, problems in datasets:
             bar.set_postfix_str(name)
-            result = evaluate_dataset(name, problems, engine, tokenizer, grader, cfg, progress=bar.update)
+            result = evaluate_dataset(name, problems, engine, tokenizer, grader, cfg, progress=bar.update,
+                                      reranker=reranker)
             with (out / f"samples_{name}.jsonl").open("w", encoding="utf-8") as f:
                 for sample in result.samples:
                     f.write(json.dumps(sample, ensure_ascii=False) + "\n")

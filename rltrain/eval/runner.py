@@ -1,8 +1,11 @@
-"""Evaluate one model on one dataset: greedy accuracy, sampling accuracy and pass@k.
+"""Evaluate one model on one dataset: greedy accuracy, sampling accuracy, pass@k, majority vote
+and (with a `Reranker`) reward-model best-of-N.
 
 For every problem: one greedy response (temperature 0) and `n_samples` sampled responses
 (temperature `temperature`, default 1.0), all graded against the ground truth. Prompts go
-to the engine in chunks so that a progress callback can follow along.
+to the engine in chunks so that a progress callback can follow along. Over the N samples of a
+problem, maj@N grades the most common final answer and best_of_N_<mode> the sample the
+reward model scores highest.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Callable, Sequence
 from rltrain.data.prompts import PromptConfig, format_prompt
 from rltrain.data.records import MathProblem
 from rltrain.eval.metrics import mean, mean_pass_at_k
+from rltrain.eval.rerank import Reranker, best_index, majority_vote
 from rltrain.grading.grader import Grader
 from rltrain.rollout.types import RolloutEngine, RolloutOutput, SamplingParams
 
@@ -67,12 +71,14 @@ def _mode_params(cfg: EvalConfig) -> list[tuple[str, SamplingParams]]:
 
 def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: RolloutEngine, tokenizer,
                      grader: Grader, cfg: EvalConfig,
-                     progress: Callable[[int], None] | None = None) -> DatasetResult:
+                     progress: Callable[[int], None] | None = None,
+                     reranker: Reranker | None = None) -> DatasetResult:
     """Generate, grade and summarise; `progress(k)` is called after every k generations."""
     number_fallback = name == "gsm8k"
     prompts = [format_prompt(tokenizer, p.question, cfg.prompt) for p in problems]
     samples: list[dict] = []
     correct: dict[str, list[int]] = {}
+    selected: dict[str, list[int]] = {}  # "maj" / "best_of": per problem, 1 if the chosen sample is correct
     for mode, params in _mode_params(cfg):
         counts = correct.setdefault(mode, [])
         for start in range(0, len(problems), cfg.chunk):
@@ -85,20 +91,40 @@ def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: Rollout
             golds = [problems[i].answer for i, per in zip(chunk, texts) for _ in per]
             grades = iter(grader.grade(flat, golds, number_fallback=number_fallback))
             for i, per_out, per_text in zip(chunk, outs, texts):
-                n_ok = 0
+                n_ok, scores = 0, (reranker.scores(prompts[i], per_out) if reranker and mode == "sample" else None)
+                graded = []
                 for j, (out, text) in enumerate(zip(per_out, per_text)):
                     g = next(grades)
                     n_ok += int(g.score > 0)
+                    graded.append(g)
                     samples.append({
                         "dataset": name, "uid": problems[i].uid, "mode": mode, "sample_index": j,
                         "prompt": prompts[i], "response": text, "gold": problems[i].answer,
                         "extracted": g.extracted, "score": g.score, "reason": g.reason,
                         "finish_reason": out.finish_reason, "num_tokens": len(out.token_ids),
                     })
+                    if scores is not None:
+                        samples[-1]["rm_score"] = scores[j]
                 counts.append(n_ok)
+                if mode == "sample":
+                    _select(selected, graded, scores)
             if progress is not None:
                 progress(len(chunk) * params.n)
-    return DatasetResult(name, _summarize(len(problems), correct, cfg), samples)
+    summary = _summarize(len(problems), correct, cfg)
+    if "maj" in selected:
+        summary[f"maj@{cfg.n_samples}"] = mean(selected["maj"])
+    if "best_of" in selected and reranker is not None:
+        summary[f"best_of_{cfg.n_samples}_{reranker.mode}"] = mean(selected["best_of"])
+    return DatasetResult(name, summary, samples)
+
+
+def _select(selected: dict[str, list[int]], graded: list, scores: list[float] | None) -> None:
+    """Record whether the majority-vote sample and the best-scored sample are correct."""
+    vote = majority_vote([g.extracted for g in graded])
+    selected.setdefault("maj", []).append(int(vote is not None and graded[vote].score > 0))
+    if scores is not None:
+        best = best_index(scores)
+        selected.setdefault("best_of", []).append(int(best is not None and graded[best].score > 0))
 
 
 def _reseed(params: SamplingParams, offset: int) -> SamplingParams:

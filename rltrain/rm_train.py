@@ -1,0 +1,201 @@
+"""Train a reward model: `python -m rltrain.rm_train --kind orm|prm --model PATH --out DIR SOURCE`.
+
+SOURCE is one of
+  --labelled math-shepherd=PATH | prm800k=PATH   existing step labels (PRM only)
+  --data gsm8k=PATH (math, math500)                problems; labels come from rollouts of --policy
+  --task arithmetic                                the built-in arithmetic problems
+
+ORM: n sampled solutions per problem, labelled by the grader, BCE at the last token.
+PRM: n sampled solutions per problem, split into steps at blank lines, each step prefix
+completed m times by the rollout engine (Math-Shepherd labels: hard = any completion correct,
+--soft-labels = fraction correct), BCE at the step positions. --prm-head value (default) puts a
+value head on --model; --prm-head step-tag trains the LM's "+"/"-" logits at " ки" tags.
+The checkpoint in --out is a Hugging Face model folder (plus value_head.* for value heads) with
+the tokenizer, loadable by `rltrain.rewards.load_prm` / `load_orm`; rm_train.json records the run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Sequence
+
+KINDS = ("orm", "prm")
+PRM_HEADS = ("value", "step-tag")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rltrain.rm_train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kind", choices=KINDS, required=True)
+    p.add_argument("--model", required=True, help="initial model folder (a causal LM, or a value-head checkpoint)")
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--labelled", metavar="FORMAT=PATH", help="math-shepherd=PATH or prm800k=PATH (PRM only)")
+    src.add_argument("--data", metavar="NAME=PATH", help="gsm8k / math / math500 problems to sample on")
+    src.add_argument("--task", choices=("arithmetic",), help="built-in generated problems")
+    p.add_argument("--policy", default=None, help="rollout policy folder (default: --model)")
+    p.add_argument("--prm-head", choices=PRM_HEADS, default="value")
+    p.add_argument("--step-tag", default=" ки", help="step tag of a step-tag PRM (default: ' ки')")
+    p.add_argument("--split", default="train")
+    p.add_argument("--limit", type=int, default=None, help="first N problems / labelled records")
+    p.add_argument("--num-problems", type=int, default=256, help="--task: how many problems")
+    p.add_argument("--n-samples", type=int, default=4, help="sampled solutions per problem")
+    p.add_argument("--m-completions", type=int, default=4, help="PRM: completions per step prefix")
+    p.add_argument("--soft-labels", action="store_true", help="PRM: fraction of correct completions")
+    p.add_argument("--neutral", type=float, default=1.0, help="PRM800K: label of a rating-0 step")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--token-budget", type=int, default=16384, help="padded tokens per generation batch")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-5)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--eval-frac", type=float, default=0.1, help="held-out fraction for the ROC-AUC report")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--grader-workers", type=int, default=2)
+    p.add_argument("--allow-download", action="store_true", help="allow Hub ids for --model / --policy")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _spec(value: str, allowed: Sequence[str], flag: str) -> tuple[str, str]:
+    name, sep, path = value.partition("=")
+    if not sep or name not in allowed or not path:
+        raise ValueError(f"{flag} must be NAME=PATH with NAME in {tuple(allowed)}, got {value!r}")
+    return name, path
+
+
+def _problems(args):
+    """(prompt-free) problems: list of (question, gold answer)."""
+    if args.task == "arithmetic":
+        from rltrain.tasks.arithmetic import make_problems
+
+        return [(p.question, str(p.answer)) for p in make_problems(args.num_problems, args.seed)]
+    from rltrain.data.loaders import DATASETS, load_math_dataset
+
+    name, path = _spec(args.data, DATASETS, "--data")
+    return [(p.question, p.answer) for p in load_math_dataset(name, path, split=args.split, limit=args.limit)]
+
+
+def _rollout_examples(args, problems, grader, bar):
+    """ORM or PRM examples labelled from rollouts of the policy."""
+    from rltrain.data.prompts import format_prompt
+    from rltrain.models.loading import load_model_and_tokenizer
+    from rltrain.rewards.auto_label import RolloutCompleter, auto_label_steps, outcome_examples, sample_solutions
+    from rltrain.rewards.value_head import resolve_model_path
+    from rltrain.rollout import HFRolloutEngine, SamplingParams
+
+    policy_path = resolve_model_path(args.policy or args.model, allow_download=args.allow_download)
+    policy, tok = load_model_and_tokenizer(policy_path, device=args.device)
+    engine = HFRolloutEngine.from_tokenizer(policy, tok, token_budget=args.token_budget)
+    params = SamplingParams(n=args.n_samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                            seed=args.seed)
+    prompts = [format_prompt(tok, q) for q, _ in problems]
+    bar.set_description("sampling")
+    samples = sample_solutions(prompts, [g for _, g in problems], engine, tok, params)
+    bar.update(1)
+    if args.kind == "orm":
+        return outcome_examples(samples, grader)
+    bar.set_description("auto-labelling")
+    completer = RolloutCompleter(engine, tok, SamplingParams(temperature=args.temperature,
+                                                             max_new_tokens=args.max_new_tokens, seed=args.seed))
+    return auto_label_steps([s for s, _ in samples], completer, grader, m=args.m_completions, soft=args.soft_labels)
+
+
+def _scorer_model(args):
+    """(token-logit model, tokenizer, tag id or None, RenderConfig) to train (float32 weights)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rltrain.rewards.render import RenderConfig
+    from rltrain.rewards.step_tag import StepTagLM, StepTagTokens
+    from rltrain.rewards.value_head import ValueHeadModel, has_value_head, resolve_model_path
+
+    folder = resolve_model_path(args.model, allow_download=args.allow_download)
+    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    if args.kind == "prm" and args.prm_head == "step-tag":
+        lm = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, dtype=torch.float32).to(args.device)
+        tokens = StepTagTokens.resolve(tok, args.step_tag, vocab_size=lm.get_input_embeddings().weight.shape[0])
+        return StepTagLM(lm, tokens), tok, tokens.tag, RenderConfig.math_shepherd()
+    meta = {"role": args.kind, "render": RenderConfig().to_dict()}
+    if has_value_head(folder):
+        model = ValueHeadModel.from_pretrained(folder, device=args.device, dtype=torch.float32)
+        model.metadata.update(meta)
+    else:
+        model = ValueHeadModel.from_backbone(folder, device=args.device, dtype=torch.float32, metadata=meta)
+    return model, tok, None, RenderConfig()
+
+
+def run(args) -> dict:
+    from tqdm.auto import tqdm
+
+    from rltrain.data.prompts import format_prompt
+    from rltrain.grading import Grader, GraderConfig
+    from rltrain.rewards.batched import read_logits
+    from rltrain.rewards.labelled_data import FORMATS, load_step_labelled
+    from rltrain.rewards.training import (RMTrainConfig, StepExample, encode_outcome_examples,
+                                          encode_step_examples, roc_auc, train_token_scorer)
+
+    if args.labelled and args.kind != "prm":
+        raise ValueError("--labelled data has step labels: use it with --kind prm")
+    config = RMTrainConfig(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    model, tok, tag_id, render = _scorer_model(args)
+    with tqdm(total=2, desc="data", disable=args.no_progress, file=sys.stderr) as bar, \
+            Grader(GraderConfig(workers=args.grader_workers)) as grader:
+        if args.labelled:
+            fmt, path = _spec(args.labelled, FORMATS, "--labelled")
+            examples = load_step_labelled(fmt, path, limit=args.limit, neutral=args.neutral)
+            if tag_id is None:  # a value-head PRM scores the policy's prompts: use the chat template
+                examples = [StepExample(format_prompt(tok, e.prompt), e.steps, e.labels, e.source) for e in examples]
+        else:
+            examples = _rollout_examples(args, _problems(args), grader, bar)
+        bar.update(bar.total - bar.n)
+    if not examples:
+        raise ValueError("no training examples")
+    random.Random(args.seed).shuffle(examples)
+    if args.kind == "orm":
+        rows = encode_outcome_examples(tok, examples)
+    else:
+        rows = encode_step_examples(tok, examples, render, tag_id)
+    held = int(len(rows) * args.eval_frac) if len(rows) > 1 else 0
+    train, held_out = rows[held:], rows[:held]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    total = -(-len(train) // config.batch_size) * config.epochs
+    with tqdm(total=total, desc="train", disable=args.no_progress, file=sys.stderr) as bar:
+        def progress(step: int, loss: float) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}")
+
+        losses = train_token_scorer(model, train, config, pad_id=pad, progress=progress)
+    labels = [y for r in rows for y in r.labels]
+    summary = {"kind": args.kind, "prm_head": args.prm_head if args.kind == "prm" else None,
+               "examples": len(examples), "train_rows": len(train), "held_out_rows": len(held_out),
+               "labels": len(labels), "positive_fraction": sum(y > 0.5 for y in labels) / max(1, len(labels)),
+               "final_loss": losses[-1], "optimizer_steps": len(losses)}
+    if held_out:
+        scores = read_logits(model, [r.row for r in held_out], pad_id=pad, device=args.device)
+        summary["held_out_roc_auc"] = roc_auc([float(s) for row in scores for s in row],
+                                              [y for r in held_out for y in r.labels])
+    out = Path(args.out)
+    model.save_pretrained(out, tokenizer=tok)
+    summary["config"] = {k: v for k, v in vars(args).items()}
+    (out / "rm_train.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        summary = run(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
