@@ -48,6 +48,11 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
             raise ConfigError(f"config key `{key}`: expected an int, got {value!r}")
         return value
     if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-5" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key `{key}`: expected a number, got {value!r}")
         return float(value)
