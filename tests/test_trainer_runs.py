@@ -43,18 +43,24 @@ def test_two_process_run_keeps_ranks_identical(tmp_path):
         ["rank0.pt", "rank1.pt"]
 
 
-def test_no_duplicate_main_on_path(tmp_path):
-    """Run as a script, rltrain/ must not stay on sys.path (its packages would shadow names)."""
+def test_script_entry_drops_its_own_folder_from_sys_path(tmp_path):
+    """Run as `python rltrain/main.py`, sys.path[0] (rltrain/) is replaced by the repo root, so
+    rltrain/'s subpackages (config, distributed, ...) cannot shadow top-level modules."""
     import subprocess
     import sys
 
     from trainer_runs import MAIN, REPO, env
 
-    code = ("import runpy, sys; sys.argv=['main.py', '--help']; "
-            f"runpy.run_path({str(MAIN)!r}, run_name='not_main'); "
-            f"print(any(p.rstrip('/').endswith('rltrain') for p in sys.path))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env(), capture_output=True, text=True)
+    probe = tmp_path / "probe.py"
+    probe.write_text(f"import runpy, sys\nsys.path[0] = {str(MAIN.parent)!r}\n"
+                     f"g = runpy.run_path({str(MAIN)!r}, run_name='probe')\n"
+                     f"print(sys.path[0])\n")
+    out = subprocess.run([sys.executable, str(probe)], cwd=REPO, env=env(), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == str(REPO)
+    help_out = subprocess.run([sys.executable, str(MAIN), "--help"], cwd=tmp_path, env=env(), capture_output=True,
+                              text=True)
+    assert help_out.returncode == 0 and "overrides" in help_out.stdout, help_out.stderr
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ class PPOTrainer:
         self.actor, self.critic, self.reference = models.actor, models.critic, models.reference
         self.rollout_lm, self.tokenizer, self.warmup_losses = models.rollout_lm, models.tokenizer, models.warmup_losses
         self.separators = separator_token_ids(self.tokenizer, cfg.reward.step_delimiter)
-        self.engine = build_engine(cfg, self.rollout_lm, self.tokenizer)
+        model_dir = run_dir / "init_model" if cfg.model.policy == "builtin" else cfg.model.policy
+        self.engine = build_engine(cfg, self.rollout_lm, self.tokenizer, model_dir)
         self.grader = Grader(GraderConfig(workers=1, use_math_verify=cfg.data.dataset != "arithmetic"))
         self.prm = build_prm(cfg.reward, info.device, self.tokenizer)
         self.orm = build_orm(cfg.reward, info.device, self.tokenizer)
