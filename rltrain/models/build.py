@@ -92,8 +92,9 @@ def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool
         backbone = _from_pretrained("AutoModel", m.critic_init, dtype, m.attn_implementation).to(device)
     critic = CriticModule(backbone, backbone.config.hidden_size).to(device=device, dtype=dtype)
     if m.gradient_checkpointing:
-        lm.gradient_checkpointing_enable()
-        critic.backbone.gradient_checkpointing_enable()
+        for module in (lm, critic.backbone):
+            enable = getattr(module, "activation_checkpointing_enable", None) or module.gradient_checkpointing_enable
+            enable()
     lm.train()
     critic.train()
     shard = dict(device=device, mixed_precision=m.mixed_precision, cpu_offload=m.cpu_offload)
