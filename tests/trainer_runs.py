@@ -14,7 +14,7 @@ MAIN = REPO / "rltrain" / "main.py"
 TINY = [
     "run.iterations=3", "run.eval_problems=8", "run.progress=false", "run.tensorboard=false",
     "model.tiny.hidden_size=64", "model.tiny.intermediate_size=64", "model.tiny.num_hidden_layers=1",
-    "model.tiny.num_attention_heads=2", "model.tiny.vocab_size=300",
+    "model.tiny.num_attention_heads=2", "model.tiny_vocab_size=300",
     "warmup.steps=3", "rollout.prompts=4", "rollout.n=2", "rollout.max_new_tokens=12",
     "ppo.mini_batches=2", "ppo.micro_tokens=128",
 ]

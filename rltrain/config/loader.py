@@ -154,6 +154,9 @@ def validate(cfg: Config) -> None:
              "must be divisible by model.tiny.num_attention_heads")
     _require(t.num_attention_heads % t.num_key_value_heads == 0, "model.tiny.num_key_value_heads",
              "must divide model.tiny.num_attention_heads")
+    _require(t.hidden_size // t.num_attention_heads >= 32, "model.tiny.num_attention_heads",
+             "head_dim = hidden_size / num_attention_heads must be >= 32 (vLLM-loadable)")
+    _require(m.tiny_vocab_size >= 259, "model.tiny_vocab_size", "must be >= 259 (256 bytes + 3 special tokens)")
     builtin = m.policy == "builtin"
     _require(builtin == (d.dataset == "arithmetic"), "data.dataset",
              "the built-in model (model.policy=builtin) goes with data.dataset=arithmetic and a real "

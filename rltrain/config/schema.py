@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
+from rltrain.models.tiny import TinyModelConfig
+
 
 @dataclass
 class RunConfig:
@@ -35,20 +37,10 @@ class RunConfig:
 
 
 @dataclass
-class TinyModel:
-    """The built-in model's sizes (policy = "builtin")."""
-
-    hidden_size: int = 128
-    intermediate_size: int = 256
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 1
-    vocab_size: int = 512
-
-
-@dataclass
 class ModelConfig:
     """policy: "builtin" (tiny model + tokenizer built at start) or a local path / Hub id;
+    tiny: the built-in model's sizes (rltrain.models.tiny.TinyModelConfig); tiny_vocab_size:
+    the built-in tokenizer's BPE vocabulary size;
     critic_init: "actor" or a path to a reward model checkpoint for the critic's backbone;
     dtype: parameter dtype on GPU ("float32" on CPU always); mixed_precision: bf16 compute
     with FSDP2 on GPU; cpu_offload: FSDP2 CPUOffloadPolicy; attn_implementation: "sdpa",
@@ -56,7 +48,8 @@ class ModelConfig:
 
     policy: str = "builtin"
     critic_init: str = "actor"
-    tiny: TinyModel = field(default_factory=TinyModel)
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
+    tiny_vocab_size: int = 512
     dtype: Literal["float32", "bfloat16"] = "float32"
     mixed_precision: bool = True
     gradient_checkpointing: bool = False

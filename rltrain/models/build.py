@@ -42,7 +42,7 @@ def _from_pretrained(cls_name: str, path: str, dtype: torch.dtype, attn: str):
 
 def _builtin_policy(cfg: Config, run_dir: Path, is_main: bool):
     """(lm, tokenizer, warm-up losses): from <run_dir>/init_model if present, else built + warmed up."""
-    from rltrain.models.tiny import TinyModelConfig, load_tiny, save_tiny
+    from rltrain.models.tiny import load_tiny, save_tiny
     from rltrain.tasks.arithmetic import ArithmeticConfig
     from rltrain.tasks.builtin import WarmupConfig, build_task_model, build_task_tokenizer, supervised_warmup
 
@@ -54,12 +54,8 @@ def _builtin_policy(cfg: Config, run_dir: Path, is_main: bool):
         lm, tok = load_tiny(init_dir)
         return lm, tok, []
     task = ArithmeticConfig(**vars(cfg.data.arithmetic))
-    t = cfg.model.tiny
-    tok = build_task_tokenizer(task, t.vocab_size)
-    tiny = TinyModelConfig(hidden_size=t.hidden_size, intermediate_size=t.intermediate_size,
-                           num_hidden_layers=t.num_hidden_layers, num_attention_heads=t.num_attention_heads,
-                           num_key_value_heads=t.num_key_value_heads)
-    lm = build_task_model(tok, tiny, cfg.run.seed)
+    tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
+    lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
     w = cfg.warmup
     losses = supervised_warmup(lm, tok, task, WarmupConfig(steps=w.steps, lr=w.lr, batch_size=w.batch_size,
                                                            seed=cfg.run.seed + 7)) if w.steps else []
