@@ -60,7 +60,8 @@ def save_checkpoint(trainer, run_dir: Path, keep_last: int) -> Path:
         tmp.mkdir(parents=True)
     _barrier()
     dcp.save(_sharded_state(trainer), checkpoint_id=str(tmp))
-    extra = {"iteration": trainer.iteration, "rng": _rng_state(), "kl": trainer.kl.state_dict(),
+    extra = {"iteration": trainer.iteration, "data_position": trainer.iteration * trainer.cfg.rollout.prompts,
+             "rng": _rng_state(), "kl": trainer.kl.state_dict(),
              "actor_sched": trainer.actor_sched.state_dict(), "critic_sched": trainer.critic_sched.state_dict(),
              "world_size": trainer.info.world_size}
     torch.save(extra, tmp / f"rank{trainer.info.rank}.pt")
@@ -81,6 +82,9 @@ def load_checkpoint(trainer, path: Path) -> None:
     if extra["world_size"] != trainer.info.world_size:
         raise ValueError(f"checkpoint {path} was written by {extra['world_size']} ranks; resume with the same "
                          f"world size (got {trainer.info.world_size})")
+    if extra["data_position"] != extra["iteration"] * trainer.cfg.rollout.prompts:
+        raise ValueError(f"checkpoint {path} was written with another rollout.prompts; the data position "
+                         f"({extra['data_position']} problems) cannot be continued exactly")
     state = _sharded_state(trainer)
     dcp.load(state, checkpoint_id=str(path))
     set_state_dict(trainer.actor, trainer.actor_opt, model_state_dict=state["actor"],
