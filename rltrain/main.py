@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     from rltrain.ppo.trainer import PPOTrainer, rank_param_spread
 
     info = init_distributed()
+    if info.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        # Tiny CPU models gain nothing from intra-op threads, and on a shared machine OpenMP
+        # threads contending for busy cores make a run several times slower. Set
+        # OMP_NUM_THREADS explicitly to choose otherwise.
+        torch.set_num_threads(1)
     torch.manual_seed(cfg.run.seed + info.rank)
     random.seed(cfg.run.seed + info.rank)
     np.random.seed(cfg.run.seed + info.rank)
@@ -67,10 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     dist.barrier()
 
-    stop = {"signal": 0}
-    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("signal", 1))
+    stop = {"signal": 0, "training": False}
+
+    def on_sigterm(*_):
+        stop["signal"] = 1
+        if not stop["training"]:  # still building models / warming up: nothing to save yet
+            raise SystemExit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     start = time.perf_counter()
     trainer = PPOTrainer(cfg, info, run_dir)
+    stop["training"] = True  # from here on SIGTERM means: finish the iteration, save, exit 0
     logger = MetricsLogger(run_dir, info.is_main, cfg.run.tensorboard)
     if resuming:
         load_checkpoint(trainer, list_checkpoints(run_dir)[-1])
@@ -135,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 def _print_summary(run_dir: Path, initial: dict | None, final: dict, seconds: float) -> None:
     import json
 
-    rates = [json.loads(line)["success_rate"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-             if '"kind": "train"' in line]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rates = [r["success_rate"] for r in rows if r["kind"] == "train"]
+    if initial is None:  # a resumed run: the first run's initial evaluation is in metrics.jsonl
+        initial = next((r for r in rows if r["kind"] == "eval" and r["iteration"] == 0), None)
     k = max(1, len(rates) // 5)
     first = sum(rates[:k]) / k if rates else float("nan")
     last = sum(rates[-k:]) / k if rates else float("nan")
