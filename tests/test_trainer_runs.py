@@ -10,7 +10,7 @@ from trainer_runs import metrics, run_main, without_timing
 EXPECTED = ("success_rate", "prm_return_raw", "prm_return_shaped", "orm_score", "kl_per_response", "entropy",
             "clip_fraction", "value_loss", "explained_variance", "response_length", "steps_per_response",
             "repeated_step_fraction", "time_rollout", "time_scoring", "time_training", "time_sync",
-            "tokens_per_s", "param_rank_spread")
+            "tokens_per_s", "param_rank_spread", "sampler_logprob_gap")
 
 
 def test_one_process_run(tmp_path):
@@ -22,6 +22,7 @@ def test_one_process_run(tmp_path):
         for key in EXPECTED:
             assert key in r and r[key] is not None and math.isfinite(r[key]), key
         assert r["samples"] == 8
+        assert r["sampler_logprob_gap"] < 1e-3  # update_weights kept the engine in sync
     assert len(metrics(out, "eval")) == 2
     assert (out / "checkpoints" / "iter-000003").is_dir()
     assert "held-out greedy success" in proc.stdout
@@ -45,6 +46,7 @@ def test_two_process_run_keeps_ranks_identical(two_rank_run):
     for r in rows:
         assert r["samples"] == 8  # 4 prompts x 2 samples over both ranks
         assert r["param_rank_spread"] == 0.0  # the full weights are bit-identical on both ranks
+        assert r["sampler_logprob_gap"] < 1e-3  # the engine samples with the trainer's current weights
     assert sorted(p.name for p in (out / "checkpoints" / "iter-000003").iterdir() if p.suffix == ".pt") == \
         ["rank0.pt", "rank1.pt"]
 
