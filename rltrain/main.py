@@ -35,10 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from rltrain.config import config_to_dict, load_config
+    from rltrain.config import check_environment, config_to_dict, load_config
 
     path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
     cfg = load_config(path, args.overrides)  # every config error is raised here, before any model loads
+    check_environment(cfg)
 
     import random
 

@@ -87,3 +87,16 @@ def test_main_rejects_bad_config_before_loading_models(tmp_path, capsys):
     with pytest.raises(ConfigError, match="ppo.epochs"):
         main([f"run.out_dir={tmp_path / 'run'}", "ppo.epochs=0"])
     assert not (tmp_path / "run").exists()
+
+
+def test_environment_checks_name_the_key(tmp_path):
+    from rltrain.config import check_environment
+
+    with pytest.raises(ConfigError, match="reward.prm"):
+        check_environment(load_config(None, ["reward.prm=/m", "reward.scorer_module=no_such_module"]))
+    check_environment(load_config(None, ["reward.prm=rule"]))
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="rollout.engine"):
+            check_environment(load_config(None, ["rollout.engine=vllm"]))
