@@ -166,4 +166,10 @@ def _print_summary(run_dir: Path, initial: dict | None, final: dict, seconds: fl
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from rltrain.config import ConfigError
+
+    try:
+        sys.exit(main())
+    except ConfigError as exc:  # a bad config: one clear line, no traceback
+        print(f"rltrain: {exc}", file=sys.stderr)
+        sys.exit(2)

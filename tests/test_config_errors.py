@@ -100,3 +100,14 @@ def test_environment_checks_name_the_key(tmp_path):
     except ImportError:
         with pytest.raises(ConfigError, match="rollout.engine"):
             check_environment(load_config(None, ["rollout.engine=vllm"]))
+
+
+def test_script_reports_config_errors_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(REPO / "rltrain" / "main.py"), "reward.shaping=clipdelta",
+                          f"run.out_dir={tmp_path / 'run'}"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "config key `reward.shaping`" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()
