@@ -1,0 +1,1 @@
+"""Process-group setup and small collectives used by the trainer."""

@@ -1,0 +1,1 @@
+"""Per-iteration metrics: response statistics, JSONL / TensorBoard logging."""

@@ -1,0 +1,100 @@
+"""Build the trainer's models from the config: actor, critic, reference, rollout copy.
+
+The built-in policy is the tiny model + tokenizer of `rltrain.tasks.builtin`, warmed up
+with supervised steps at first start and saved to `<run_dir>/init_model` (so a resumed run
+and the reference model see the same initial weights). A real policy is a local path or a
+Hub id (a Hub id downloads at run time only, never in tests or at import).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rltrain.config.schema import Config
+from rltrain.models.heads import CriticModule, PolicyModule
+from rltrain.models.sharding import shard_module
+
+
+@dataclass
+class TrainerModels:
+    """actor / critic / reference: FSDP2-sharded modules; rollout_lm: an unsharded copy of the
+    actor's causal LM for the built-in engine (None with vLLM); tokenizer."""
+
+    actor: PolicyModule
+    critic: CriticModule
+    reference: PolicyModule
+    rollout_lm: nn.Module | None
+    tokenizer: object
+    warmup_losses: list[float]
+
+
+def _from_pretrained(cls_name: str, path: str, dtype: torch.dtype, attn: str):
+    import transformers
+
+    cls = getattr(transformers, cls_name)
+    local = Path(path).exists()
+    return cls.from_pretrained(path, dtype=dtype, local_files_only=local, attn_implementation=attn)
+
+
+def _builtin_policy(cfg: Config, run_dir: Path, is_main: bool):
+    """(lm, tokenizer, warm-up losses): from <run_dir>/init_model if present, else built + warmed up."""
+    from rltrain.models.tiny import load_tiny, save_tiny
+    from rltrain.tasks.arithmetic import ArithmeticConfig
+    from rltrain.tasks.builtin import WarmupConfig, build_task_model, build_task_tokenizer, supervised_warmup
+
+    init_dir = run_dir / "init_model"
+    exists = (init_dir / "config.json").is_file()
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # every rank decides before rank 0 may write init_model
+    if exists:
+        lm, tok = load_tiny(init_dir)
+        return lm, tok, []
+    task = ArithmeticConfig(**vars(cfg.data.arithmetic))
+    tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
+    lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
+    w = cfg.warmup
+    losses = supervised_warmup(lm, tok, task, WarmupConfig(steps=w.steps, lr=w.lr, batch_size=w.batch_size,
+                                                           seed=cfg.run.seed + 7)) if w.steps else []
+    if is_main:
+        tmp = run_dir / "init_model.tmp"
+        save_tiny(lm, tok, tmp)
+        tmp.rename(init_dir)
+    return lm, tok, losses
+
+
+def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool) -> TrainerModels:
+    m = cfg.model
+    dtype = torch.bfloat16 if (device.type == "cuda" and m.dtype == "bfloat16") else torch.float32
+    if m.policy == "builtin":
+        lm, tok, losses = _builtin_policy(cfg, run_dir, is_main)
+    else:
+        from transformers import AutoTokenizer
+
+        lm = _from_pretrained("AutoModelForCausalLM", m.policy, dtype, m.attn_implementation)
+        tok = AutoTokenizer.from_pretrained(m.policy, local_files_only=Path(m.policy).exists())
+        losses = []
+    lm = lm.to(device=device, dtype=dtype)
+    rollout_lm = copy.deepcopy(lm).eval() if cfg.rollout.engine == "builtin" else None
+    ref_lm = copy.deepcopy(lm).eval()
+    for p in ref_lm.parameters():
+        p.requires_grad_(False)
+    if m.critic_init == "actor":
+        backbone = copy.deepcopy(lm.model)
+    else:
+        backbone = _from_pretrained("AutoModel", m.critic_init, dtype, m.attn_implementation).to(device)
+    critic = CriticModule(backbone, backbone.config.hidden_size).to(device=device, dtype=dtype)
+    if m.gradient_checkpointing:
+        for module in (lm, critic.backbone):
+            enable = getattr(module, "activation_checkpointing_enable", None) or module.gradient_checkpointing_enable
+            enable()
+    lm.train()
+    critic.train()
+    shard = dict(device=device, mixed_precision=m.mixed_precision, cpu_offload=m.cpu_offload)
+    actor = shard_module(PolicyModule(lm), **shard)
+    critic = shard_module(critic, **shard)
+    reference = shard_module(PolicyModule(ref_lm), **shard)
+    return TrainerModels(actor, critic, reference, rollout_lm, tok, losses)

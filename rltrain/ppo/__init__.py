@@ -1,0 +1,1 @@
+"""PPO: experience building, losses, KL control, micro-batching and the iteration loop."""

@@ -1,0 +1,109 @@
+"""The model phases of one PPO iteration, micro-batched by a token budget.
+
+Every rank runs the same number of FSDP2 forwards / backwards per phase (the micro-batch
+count is the max over ranks), since each one holds collectives.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from rltrain.distributed.setup import all_reduce_max, all_reduce_sum
+from rltrain.ppo.experience import Experience, even_groups
+from rltrain.rollout.hf_engine import plan_batches
+from rltrain.ppo.losses import clipped_value_loss
+
+
+def _world() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def _groups(exp: Experience, token_budget: int) -> list[list[int]]:
+    lengths = exp.attention_mask.sum(1).tolist()
+    count = all_reduce_max(len(plan_batches(lengths, 0, token_budget)), exp.input_ids.device)
+    return even_groups(lengths, count)
+
+
+@torch.no_grad()
+def score_policy(module, exp: Experience, token_budget: int, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logprobs, entropy) [B, T] of the responses under `module` (actor or reference)."""
+    logp = torch.zeros(exp.response_ids.shape, dtype=torch.float32, device=exp.input_ids.device)
+    ent = torch.zeros_like(logp)
+    for rows in _groups(exp, token_budget):
+        sub = exp.select(rows)
+        lp, en = module(sub.input_ids, sub.attention_mask, sub.gather_index, sub.response_ids, sub.response_mask,
+                        temperature=temperature)
+        t = sub.response_ids.shape[1]
+        logp[rows, :t], ent[rows, :t] = lp.float(), en.float()
+    return logp, ent
+
+
+@torch.no_grad()
+def score_values(critic, exp: Experience, token_budget: int) -> torch.Tensor:
+    """values [B, T] float32 (0 at padding)."""
+    values = torch.zeros(exp.response_ids.shape, dtype=torch.float32, device=exp.input_ids.device)
+    for rows in _groups(exp, token_budget):
+        sub = exp.select(rows)
+        v = critic(sub.input_ids, sub.attention_mask, sub.gather_index)
+        values[rows, :v.shape[1]] = v * sub.response_mask
+    return values
+
+
+@dataclass
+class TrainStats:
+    policy_loss: float = 0.0
+    value_loss: float = 0.0
+    entropy_sum: float = 0.0
+    clipped_sum: float = 0.0
+    value_clipped_sum: float = 0.0
+    tokens: float = 0.0
+    actor_grad_norm: float = 0.0
+    critic_grad_norm: float = 0.0
+    optimizer_steps: int = 0
+
+
+def _grad_norm(params, max_norm: float) -> float:
+    norm = torch.nn.utils.clip_grad_norm_([p for p in params if p.grad is not None], max_norm)
+    if hasattr(norm, "full_tensor"):
+        norm = norm.full_tensor()
+    return float(norm)
+
+
+def train_minibatch(actor, critic, actor_opt, critic_opt, exp: Experience, *, loss_kwargs: dict, temperature: float,
+                    token_budget: int, value_clip: float, vf_coef: float, max_grad_norm: float,
+                    stats: TrainStats) -> None:
+    """One optimizer step of actor and critic on `exp` (this rank's share of a mini-batch).
+
+    Losses are sums over tokens divided by the global token count; FSDP2 averages gradients
+    over ranks, so each rank's loss is scaled by the world size to make the step the global
+    token mean.
+    """
+    world = _world()
+    normalizer = max(all_reduce_sum([float(exp.response_mask.sum())], exp.input_ids.device)[0], 1.0)
+    for rows in _groups(exp, token_budget):
+        sub = exp.select(rows)
+        x = sub.extras
+        pl = actor(sub.input_ids, sub.attention_mask, sub.gather_index, sub.response_ids, sub.response_mask,
+                   old_logprobs=x["old_logprobs"], advantages=x["advantages"],
+                   ref_logprobs=x["ref_logprobs"] if loss_kwargs.get("kl_loss_coef", 0.0) > 0 else None,
+                   normalizer=normalizer, temperature=temperature, **loss_kwargs)
+        (pl.loss * world).backward()
+        values = critic(sub.input_ids, sub.attention_mask, sub.gather_index)
+        vl, vclipped = clipped_value_loss(values, x["values"], x["returns"], sub.response_mask, value_clip, normalizer)
+        (vl * vf_coef * world).backward()
+        m = sub.response_mask.float()
+        stats.policy_loss += float(pl.loss.detach())
+        stats.value_loss += float(vl.detach())
+        stats.entropy_sum += float((pl.entropy * m).sum())
+        stats.clipped_sum += float((pl.clipped.float() * m).sum())
+        stats.value_clipped_sum += float(vclipped)
+        stats.tokens += float(m.sum())
+    stats.actor_grad_norm += _grad_norm(actor.parameters(), max_grad_norm)
+    stats.critic_grad_norm += _grad_norm(critic.parameters(), max_grad_norm)
+    actor_opt.step()
+    critic_opt.step()
+    actor_opt.zero_grad(set_to_none=True)
+    critic_opt.zero_grad(set_to_none=True)
+    stats.optimizer_steps += 1

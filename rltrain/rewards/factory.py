@@ -1,0 +1,60 @@
+"""Build the configured PRM / ORM scorers, importing learned ones lazily.
+
+`reward.prm = "none" | "rule" | <path or Hub id>` and `reward.orm = "none" | <path>`. Learned
+scorers live in `rltrain.rewards.<reward.scorer_module>` (default `scorers`, built by issue 5)
+which must offer `load_prm(path, policy_tokenizer=..., device=...)` / `load_orm(...)`
+returning objects that satisfy `rltrain.rewards.base` (`score_steps -> [B, K]`, `score -> [B]`).
+"""
+from __future__ import annotations
+
+import importlib
+
+import torch
+
+from rltrain.config.schema import RewardConfig
+
+
+class ScorerUnavailable(RuntimeError):
+    pass
+
+
+def _load_learned(module_name: str, path: str, kind: str, device: torch.device, tokenizer):
+    full = f"rltrain.rewards.{module_name}"
+    try:
+        module = importlib.import_module(full)
+    except ImportError as exc:
+        raise ScorerUnavailable(
+            f"reward.{kind}={path!r} needs the learned {kind.upper()} scorer module `{full}`, which cannot be "
+            f"imported ({exc}); install / merge it, or set reward.{kind}=none") from exc
+    loader = getattr(module, f"load_{kind}", None)
+    if loader is None:
+        raise ScorerUnavailable(f"`{full}` has no `load_{kind}(path, policy_tokenizer=..., device=...)` "
+                                "(reward.scorer_module)")
+    return loader(path, policy_tokenizer=tokenizer, device=device)
+
+
+def build_prm(cfg: RewardConfig, device: torch.device, tokenizer=None):
+    """None, the rule-based step checker, or a learned PRM (checked against the contract)."""
+    from rltrain.rewards.base import ProcessRewardModel
+
+    if cfg.prm == "none":
+        return None
+    if cfg.prm == "rule":
+        from rltrain.rewards.step_checker import ArithmeticStepChecker
+
+        return ArithmeticStepChecker()
+    scorer = _load_learned(cfg.scorer_module, cfg.prm, "prm", device, tokenizer)
+    if not isinstance(scorer, ProcessRewardModel):
+        raise ScorerUnavailable(f"rltrain.rewards.{cfg.scorer_module}.load_prm returned no ProcessRewardModel")
+    return scorer
+
+
+def build_orm(cfg: RewardConfig, device: torch.device, tokenizer=None):
+    from rltrain.rewards.base import OutcomeRewardModel
+
+    if cfg.orm == "none":
+        return None
+    scorer = _load_learned(cfg.scorer_module, cfg.orm, "orm", device, tokenizer)
+    if not isinstance(scorer, OutcomeRewardModel):
+        raise ScorerUnavailable(f"rltrain.rewards.{cfg.scorer_module}.load_orm returned no OutcomeRewardModel")
+    return scorer

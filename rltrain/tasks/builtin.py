@@ -1,0 +1,97 @@
+"""The built-in task: generated arithmetic, a tiny tokenizer and model, a supervised warm-up.
+
+Everything is built at start from code (no download, nothing cached outside the run dir):
+- `build_task_tokenizer`: the tiny byte-level BPE trained on arithmetic questions and
+  solutions, so numbers, operators and "\\n\\n" tokenize well;
+- `build_task_model`: a tiny Qwen2 causal LM sized to that vocabulary;
+- `supervised_warmup`: a few AdamW steps of teacher forcing on reference solutions, stopped
+  early so that the policy stays imperfect (RL has something to improve);
+- `task_problems`: the problems as `MathProblem` records for the trainer's data loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from rltrain.data.prompts import PromptConfig, format_prompt
+from rltrain.data.records import MathProblem
+from rltrain.models.tiny import TinyModelConfig, build_tiny_model, build_tiny_tokenizer
+from rltrain.tasks.arithmetic import ArithmeticConfig, ArithmeticProblem, make_problems
+
+# A short instruction keeps prompts (and so every forward pass) small on a CPU.
+BUILTIN_PROMPT = PromptConfig(instruction="Solve step by step.")
+
+
+def task_problems(count: int, seed: int, config: ArithmeticConfig) -> list[MathProblem]:
+    """`count` generated problems as records (answer = the final value, solution = reference)."""
+    return [MathProblem("arithmetic", f"arith:{seed}:{i}", p.question, str(p.answer), p.solution)
+            for i, p in enumerate(make_problems(count, seed, config))]
+
+
+def build_task_tokenizer(config: ArithmeticConfig, vocab_size: int, seed: int = 12345):
+    """The tiny BPE trained on generated questions, reference solutions and chat-formatted text."""
+    problems = make_problems(400, seed, config)
+    texts = [p.question for p in problems] + [p.solution for p in problems]
+    texts += [BUILTIN_PROMPT.instruction, "<|im_start|>user\n", "<|im_start|>assistant\n"]
+    return build_tiny_tokenizer(texts, vocab_size)
+
+
+def build_task_model(tokenizer, config: TinyModelConfig, seed: int):
+    return build_tiny_model(len(tokenizer), config, seed=seed, eos_token_id=tokenizer.eos_token_id,
+                            pad_token_id=tokenizer.pad_token_id)
+
+
+@dataclass(frozen=True)
+class WarmupConfig:
+    """steps of AdamW at lr with batch_size reference solutions per step; problems drawn with
+    seed from the task's generator (a stream disjoint from the RL prompts by seed)."""
+
+    steps: int = 150
+    lr: float = 3e-3
+    batch_size: int = 32
+    seed: int = 7
+
+
+def sft_batch(tokenizer, problems: Sequence[ArithmeticProblem]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(input_ids [B, T], attention_mask [B, T], labels [B, T] with -100 on prompt and padding)."""
+    rows, labels = [], []
+    for p in problems:
+        prompt = tokenizer(format_prompt(tokenizer, p.question, BUILTIN_PROMPT), add_special_tokens=False)["input_ids"]
+        answer = tokenizer(p.solution, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        rows.append(prompt + answer)
+        labels.append([-100] * len(prompt) + answer)
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+    lab = torch.full((len(rows), width), -100, dtype=torch.long)
+    att = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (r, l) in enumerate(zip(rows, labels)):
+        ids[i, :len(r)] = torch.tensor(r)
+        lab[i, :len(l)] = torch.tensor(l)
+        att[i, :len(r)] = 1
+    return ids, att, lab
+
+
+def supervised_warmup(model, tokenizer, task: ArithmeticConfig, config: WarmupConfig) -> list[float]:
+    """Teacher-force reference solutions; returns the loss per step. Deterministic given seeds."""
+    import random
+
+    rng = random.Random(config.seed)
+    from rltrain.tasks.arithmetic import make_problem
+
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 10))
+    model.train()
+    losses = []
+    for _ in range(config.steps):
+        ids, att, lab = sft_batch(tokenizer, [make_problem(rng, task) for _ in range(config.batch_size)])
+        loss = model(input_ids=ids, attention_mask=att, labels=lab).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
