@@ -103,6 +103,22 @@ class RolloutConfig:
     max_new_tokens: int = 64
     token_budget: int = 16384
     gpu_memory_utilization: float = 0.5
+    vllm: "VLLMOptions" = field(default_factory=lambda: VLLMOptions())
+
+
+@dataclass
+class VLLMOptions:
+    """Engine options for rollout.engine=vllm (see rltrain.rollout.vllm_config.VLLMEngineConfig):
+    max_model_len (null: the model's limit), enforce_eager, dtype ("auto" | "float32" | "float16"
+    | "bfloat16"), tensor_parallel_size, enable_sleep_mode (free GPU memory during training),
+    bucket_mb: weight-sync bucket size (full tensors gathered from FSDP2 per reload call)."""
+
+    max_model_len: Optional[int] = None
+    enforce_eager: bool = True
+    dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    enable_sleep_mode: bool = False
+    bucket_mb: int = 512
 
 
 @dataclass

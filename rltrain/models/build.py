@@ -63,6 +63,8 @@ def _builtin_policy(cfg: Config, run_dir: Path, is_main: bool):
         tmp = run_dir / "init_model.tmp"
         save_tiny(lm, tok, tmp)
         tmp.rename(init_dir)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # init_model exists for every rank (a vLLM engine loads it)
     return lm, tok, losses
 
 

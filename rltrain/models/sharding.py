@@ -36,8 +36,10 @@ def shard_module(module: nn.Module, *, device: torch.device, mixed_precision: bo
 
 
 def full_tensor(t: torch.Tensor) -> torch.Tensor:
-    """The whole tensor of a (possibly) DTensor parameter, gathered from all ranks."""
-    return t.full_tensor() if hasattr(t, "full_tensor") else t
+    """The whole tensor of a (possibly) DTensor parameter, detached; for a DTensor this is a
+    collective (an all-gather), so every rank must call it in the same order."""
+    with torch.no_grad():
+        return (t.full_tensor() if hasattr(t, "full_tensor") else t).detach()
 
 
 def iter_full_parameters(module: nn.Module, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:

@@ -18,7 +18,6 @@ from rltrain.distributed.setup import DistInfo, all_reduce_sum
 from rltrain.grading import Grader, GraderConfig
 from rltrain.metrics.response_stats import repeated_steps
 from rltrain.models.build import build_models
-from rltrain.models.sharding import iter_full_parameters
 from rltrain.ppo.experience import build_experience
 from rltrain.ppo.kl_controller import KLController
 from rltrain.ppo.losses import explained_variance, whiten_global
@@ -28,6 +27,7 @@ from rltrain.rewards.base import build_scoring_batch
 from rltrain.rewards.factory import build_orm, build_prm
 from rltrain.rollout.factory import build_engine
 from rltrain.rollout.types import SamplingParams
+from rltrain.rollout.weight_sync import sync_weights
 
 
 def _warmup_lambda(steps: int):
@@ -87,6 +87,8 @@ class PPOTrainer:
         problems = self.stream.batch(it, self.info.rank, self.info.world_size)
         prompt_ids = self._encode(problems)
         outputs = self.engine.generate(prompt_ids, self._sampling(it, cfg.rollout.n, cfg.rollout.temperature))
+        if hasattr(self.engine, "sleep"):
+            self.engine.sleep()  # vLLM on GPU frees its memory for training (a no-op elsewhere)
         exp = build_experience(prompt_ids, outputs, self.tokenizer.pad_token_id).to(dev)
         times["rollout"] = time.perf_counter() - t0
 
@@ -145,8 +147,11 @@ class PPOTrainer:
         return stats
 
     def sync_engine(self) -> None:
-        """Push the actor's full weights, parameter by parameter, into the rollout engine."""
-        self.engine.update_weights(iter_full_parameters(self.actor, prefix="lm."))
+        """Push the actor's full weights into the rollout engine, gathered from FSDP2 one bucket
+        (whole decoder layers, <= rollout.vllm.bucket_mb) at a time; wakes a sleeping engine first."""
+        if hasattr(self.engine, "wake_up"):
+            self.engine.wake_up()
+        sync_weights(self.engine, self.actor.lm, bucket_bytes=self.cfg.rollout.vllm.bucket_mb << 20)
 
     def _shaped_prm_return(self, exp, step_scores) -> torch.Tensor:
         """[B] sum of prm_coef * shaped step rewards (the kernel with no outcome, KL or values)."""
@@ -212,7 +217,11 @@ class PPOTrainer:
         return out
 
     def close(self) -> None:
+        """Release the grader's workers and the rollout engine. vLLM's shutdown also tears down the
+        default process group, so this is the last collective-free step before exit."""
         self.grader.close()
+        if hasattr(self.engine, "shutdown"):
+            self.engine.shutdown()
 
 
 def rank_param_spread(trainer: PPOTrainer) -> float:

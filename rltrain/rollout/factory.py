@@ -23,6 +23,10 @@ def build_engine(cfg: Config, rollout_lm, tokenizer, model_dir: str | Path | Non
         raise RuntimeError(f"rollout.engine=vllm needs rltrain.rollout.vllm_engine (issue 7) and vllm ({exc}); "
                            "use rollout.engine=builtin") from exc
     eos = getattr(tokenizer, "eos_token_id", None)
-    return VLLMEngine.from_config(model_dir or cfg.model.policy,
-                                  VLLMEngineConfig(gpu_memory_utilization=cfg.rollout.gpu_memory_utilization),
+    opts = cfg.rollout.vllm
+    engine_cfg = VLLMEngineConfig(gpu_memory_utilization=cfg.rollout.gpu_memory_utilization,
+                                  max_model_len=opts.max_model_len, enforce_eager=opts.enforce_eager, dtype=opts.dtype,
+                                  tensor_parallel_size=opts.tensor_parallel_size,
+                                  enable_sleep_mode=opts.enable_sleep_mode, seed=cfg.run.seed)
+    return VLLMEngine.from_config(model_dir or cfg.model.policy, engine_cfg,
                                   eos_token_ids=None if eos is None else (eos,))

@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from rltrain.models.sharding import full_tensor
 from rltrain.rollout.weight_names import layer_key, trainer_name
 
 DEFAULT_BUCKET_BYTES = 512 << 20
@@ -93,16 +94,6 @@ def plan_buckets(entries: list[WeightEntry], bucket_bytes: int) -> list[list[Wei
     if current:
         buckets.append(current)
     return buckets
-
-
-def full_tensor(tensor: torch.Tensor) -> torch.Tensor:
-    """The whole tensor: `DTensor.full_tensor()` (a collective) for a sharded one, else detached."""
-    from torch.distributed.tensor import DTensor
-
-    with torch.no_grad():
-        if isinstance(tensor, DTensor):
-            return tensor.full_tensor().detach()
-        return tensor.detach()
 
 
 def gather_buckets(buckets: list[list[WeightEntry]], dtype: torch.dtype | None = None
