@@ -1,0 +1,62 @@
+"""The reward-design experiment end to end on tiny budgets: all six designs run (one seed,
+two iterations, a tiny model), the table is written as Markdown + CSV with the expected
+columns, a rerun skips finished runs, and a failing run is reported while the others finish."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rltrain.experiments.reward_design import DESIGN_ORDER, load_experiment, parse_seeds
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = [
+    "run.eval_problems=8", "run.eval_every=0", "model.tiny.hidden_size=64", "model.tiny.intermediate_size=64",
+    "model.tiny.num_hidden_layers=1", "model.tiny.num_attention_heads=2", "model.tiny_vocab_size=300",
+    "warmup.steps=3", "rollout.prompts=4", "rollout.n=2", "rollout.max_new_tokens=12", "ppo.mini_batches=2",
+    "ppo.micro_tokens=128",
+]
+MEANS = ["greedy_acc", "sampling_acc", "steps_per_response", "response_length", "repeated_step_fraction",
+         "prm_return"]
+
+
+def _run(out: Path, *extra: str, timeout: int = 170) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "rltrain.experiments.reward_design", "--seeds", "1", "--iterations", "2",
+           "--jobs", "2", "--out", str(out), *[a for kv in TINY for a in ("--set", kv)], *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false")
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_config_has_the_six_designs():
+    exp = load_experiment(REPO / "configs" / "reward_design.yaml")
+    assert [d.name for d in exp.designs] == list(DESIGN_ORDER)
+    assert len(exp.seeds) >= 3
+    assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4,7") == [4, 7]
+
+
+@pytest.mark.timeout(300)
+def test_all_designs_run_and_the_table_is_written(tmp_path):
+    out = tmp_path / "exp"
+    proc = _run(out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["design"] for r in rows] == list(DESIGN_ORDER)
+    for col in MEANS:
+        assert f"{col}_mean" in rows[0] and f"{col}_std" in rows[0]
+    assert all(r["seeds_ok"] == "1" for r in rows)
+    md = (out / "results.md").read_text()
+    for label in ("success only", "+ ORM", "+ PRM (raw)", "+ PRM Clip", "+ PRM Delta", "+ PRM Clip-Delta"):
+        assert f"| {label} |" in md
+    for header in ("greedy acc (final)", "sampling acc (final)", "steps / response", "response length",
+                   "repeated-step fraction", "PRM return"):
+        assert header in md
+    assert (out / "accuracy.png").stat().st_size > 0 and (out / "steps.png").stat().st_size > 0
+    # same run again: everything is skipped; the initial model is reused
+    again = _run(out, "--designs", "success,prm_raw")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count("skipped (finished earlier)") == 2
+    assert "building" not in again.stdout
