@@ -116,6 +116,7 @@ class Runner:
         self.lock = threading.Lock()
         self.local = threading.local()
         self.workers: list[subprocess.Popen] = []
+        self.stopping = False
         self.active: dict[str, tuple[float, Path, int]] = {}
         self.finished = 0
         self.total = 0
@@ -145,6 +146,8 @@ class Runner:
 
     # ---- one task on this thread's worker process ------------------------------------------
     def _worker(self) -> subprocess.Popen:
+        if self.stopping:
+            raise RuntimeError("the experiment is stopping")
         w = getattr(self.local, "worker", None)
         if w is None or w.poll() is not None:
             w = subprocess.Popen([self.python, "-m", "rltrain.experiments.run_one", "--worker"], cwd=REPO_ROOT,
@@ -292,14 +295,22 @@ class Runner:
         stop = threading.Event()
         ticker = threading.Thread(target=self._progress, args=(stop, progress_every), daemon=True)
         ticker.start()
+        pool = ThreadPoolExecutor(max_workers=self.jobs)
         try:
-            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                inits = {s: pool.submit(self.build_init, s) for s in self.exp.seeds}
-                futures = [pool.submit(self.run, d, s, inits[s]) for s in self.exp.seeds for d in self.exp.designs]
-                results = [f.result() for f in futures]
+            inits = {s: pool.submit(self.build_init, s) for s in self.exp.seeds}
+            futures = [pool.submit(self.run, d, s, inits[s]) for s in self.exp.seeds for d in self.exp.designs]
+            results = [f.result() for f in futures]
+        except BaseException:  # Ctrl-C / SIGTERM: stop the workers, keep what finished
+            self.stopping = True
+            pool.shutdown(wait=False, cancel_futures=True)
+            for w in list(self.workers):
+                if w.poll() is None:
+                    w.kill()
+            raise
         finally:
             stop.set()
-            self.close()
+        pool.shutdown()
+        self.close()
         return results
 
 
@@ -330,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--designs: unknown {bad}; known: {sorted(known)}")
         exp.designs = [d for d in exp.designs if d.name in wanted]
     out = args.out.resolve()
+    import signal
+
+    def on_sigterm(*_):
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     from rltrain.experiments.report import write_report
 
     results: list[RunResult] = []
