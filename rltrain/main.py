@@ -35,10 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from rltrain.config import config_to_dict, load_config
+    from rltrain.config import check_environment, config_to_dict, load_config
 
     path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
     cfg = load_config(path, args.overrides)  # every config error is raised here, before any model loads
+    check_environment(cfg)
 
     import random
 
@@ -53,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     from rltrain.ppo.trainer import PPOTrainer, rank_param_spread
 
     info = init_distributed()
+    if info.device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        # Tiny CPU models gain nothing from intra-op threads, and on a shared machine OpenMP
+        # threads contending for busy cores make a run several times slower. Set
+        # OMP_NUM_THREADS explicitly to choose otherwise.
+        torch.set_num_threads(1)
     torch.manual_seed(cfg.run.seed + info.rank)
     random.seed(cfg.run.seed + info.rank)
     np.random.seed(cfg.run.seed + info.rank)
@@ -67,10 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     dist.barrier()
 
-    stop = {"signal": 0}
-    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__("signal", 1))
+    stop = {"signal": 0, "training": False}
+
+    def on_sigterm(*_):
+        stop["signal"] = 1
+        if not stop["training"]:  # still building models / warming up: nothing to save yet
+            raise SystemExit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     start = time.perf_counter()
     trainer = PPOTrainer(cfg, info, run_dir)
+    stop["training"] = True  # from here on SIGTERM means: finish the iteration, save, exit 0
     logger = MetricsLogger(run_dir, info.is_main, cfg.run.tensorboard)
     if resuming:
         load_checkpoint(trainer, list_checkpoints(run_dir)[-1])
@@ -135,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
 def _print_summary(run_dir: Path, initial: dict | None, final: dict, seconds: float) -> None:
     import json
 
-    rates = [json.loads(line)["success_rate"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-             if '"kind": "train"' in line]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rates = [r["success_rate"] for r in rows if r["kind"] == "train"]
+    if initial is None:  # a resumed run: the first run's initial evaluation is in metrics.jsonl
+        initial = next((r for r in rows if r["kind"] == "eval" and r["iteration"] == 0), None)
     k = max(1, len(rates) // 5)
     first = sum(rates[:k]) / k if rates else float("nan")
     last = sum(rates[-k:]) / k if rates else float("nan")
@@ -151,4 +166,10 @@ def _print_summary(run_dir: Path, initial: dict | None, final: dict, seconds: fl
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from rltrain.config import ConfigError
+
+    try:
+        sys.exit(main())
+    except ConfigError as exc:  # a bad config: one clear line, no traceback
+        print(f"rltrain: {exc}", file=sys.stderr)
+        sys.exit(2)

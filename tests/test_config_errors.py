@@ -87,3 +87,27 @@ def test_main_rejects_bad_config_before_loading_models(tmp_path, capsys):
     with pytest.raises(ConfigError, match="ppo.epochs"):
         main([f"run.out_dir={tmp_path / 'run'}", "ppo.epochs=0"])
     assert not (tmp_path / "run").exists()
+
+
+def test_environment_checks_name_the_key(tmp_path):
+    from rltrain.config import check_environment
+
+    with pytest.raises(ConfigError, match="reward.prm"):
+        check_environment(load_config(None, ["reward.prm=/m", "reward.scorer_module=no_such_module"]))
+    check_environment(load_config(None, ["reward.prm=rule"]))
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(ConfigError, match="rollout.engine"):
+            check_environment(load_config(None, ["rollout.engine=vllm"]))
+
+
+def test_script_reports_config_errors_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(REPO / "rltrain" / "main.py"), "reward.shaping=clipdelta",
+                          f"run.out_dir={tmp_path / 'run'}"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "config key `reward.shaping`" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()

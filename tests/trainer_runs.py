@@ -34,7 +34,7 @@ def env() -> dict:
     return e
 
 
-def run_main(out_dir: Path, *overrides: str, nproc: int = 1, timeout: int = 55) -> subprocess.CompletedProcess:
+def run_main(out_dir: Path, *overrides: str, nproc: int = 1, timeout: int = 120) -> subprocess.CompletedProcess:
     args = [*TINY, f"run.out_dir={out_dir}", *overrides]
     if nproc == 1:
         cmd = [sys.executable, str(MAIN), *args]

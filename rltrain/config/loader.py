@@ -196,3 +196,23 @@ def validate(cfg: Config) -> None:
     _require(ppo.actor_lr > 0 and ppo.critic_lr > 0, "ppo.actor_lr", "learning rates must be > 0")
     _require(ppo.max_grad_norm > 0, "ppo.max_grad_norm", "must be > 0")
     _require(ppo.warmup_steps >= 0, "ppo.warmup_steps", "must be >= 0")
+
+
+def check_environment(cfg: Config) -> None:
+    """Modules the config needs are importable (checked without importing them, before any model loads)."""
+    import importlib.util
+
+    def has(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    rw = cfg.reward
+    if (rw.prm not in ("none", "rule") or rw.orm != "none") and not has(f"rltrain.rewards.{rw.scorer_module}"):
+        key = "reward.prm" if rw.prm not in ("none", "rule") else "reward.orm"
+        raise ConfigError(f"config key `{key}`: a learned scorer needs rltrain.rewards.{rw.scorer_module} "
+                          "(reward.scorer_module), which is not installed")
+    if cfg.rollout.engine == "vllm" and not (has("vllm") and has("rltrain.rollout.vllm_engine")):
+        raise ConfigError("config key `rollout.engine`: vllm needs the `vllm` package and "
+                          "rltrain.rollout.vllm_engine; use rollout.engine=builtin")

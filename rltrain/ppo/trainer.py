@@ -171,15 +171,16 @@ class PPOTrainer:
             raw = shaped = torch.zeros(exp.size)
         rep, total_steps = repeated_steps(batch.step_texts)
         kl_tok = ((old_logp - ref_logp) * m).sum(1)
+        gap = ((old_logp - exp.sampler_logprobs).abs() * m).sum()  # engine vs trainer: weight-sync check
         sums = all_reduce_sum([
             exp.size, float(success.sum()), float(raw.sum()), float(shaped.sum()), float(orm_scores.sum()),
             float(kl_tok.sum()), float(m.sum()), float((entropy * m).sum()), float(lengths.sum()),
             float(num_steps.sum()), rep, total_steps, float(exp.truncated.float().sum()),
             stats.policy_loss, stats.value_loss, stats.clipped_sum, stats.value_clipped_sum, stats.tokens,
-            stats.actor_grad_norm, stats.critic_grad_norm,
+            stats.actor_grad_norm, stats.critic_grad_norm, float(gap),
         ], exp.input_ids.device)
         (n, succ, raw_s, shaped_s, orm_s, kl_s, tok, ent_s, len_s, steps_s, rep_s, tot_steps, trunc,
-         pol, val, clip_s, vclip_s, train_tok, agn, cgn) = sums
+         pol, val, clip_s, vclip_s, train_tok, agn, cgn, gap_s) = sums
         world, opt_steps = self.info.world_size, max(stats.optimizer_steps, 1)
         return {
             "samples": n, "success_rate": succ / n, "prm_return_raw": raw_s / n, "prm_return_shaped": shaped_s / n,
@@ -190,6 +191,7 @@ class PPOTrainer:
             "clip_fraction": clip_s / max(train_tok, 1), "value_clip_fraction": vclip_s / max(train_tok, 1),
             "actor_grad_norm": agn / (opt_steps * world), "critic_grad_norm": cgn / (opt_steps * world),
             "explained_variance": explained_variance(values, returns, exp.response_mask),
+            "sampler_logprob_gap": gap_s / max(tok, 1),
             "actor_lr": self.actor_opt.param_groups[0]["lr"],
             **{f"time_{k}": v for k, v in times.items()},
             "tokens_per_s": tok / max(times["iteration"], 1e-9),
