@@ -58,3 +58,20 @@ def test_all_designs_run_and_the_table_is_written(tmp_path):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert again.stdout.count("skipped (finished earlier)") == 2
     assert "building" not in again.stdout
+
+
+def test_consistency_orm_sees_only_the_response():
+    from rltrain.rewards.outcome_rule import ConsistencyORM, load_orm
+
+    orm = ConsistencyORM(noise=0.0)
+    good = ["7 + 5 = 12\n\n", "12 * 3 = 36\n\n", "\\boxed{36}<|im_end|>"]
+    assert orm.score_text_steps(good) == 1.0
+    assert orm.score_text_steps(["7 + 5 = 13\n\n", "\\boxed{13}"]) == 0.0          # wrong equation
+    assert orm.score_text_steps(["7 + 5 = 12\n\n", "2 + 5 = 7\n\n", "\\boxed{7}"]) == 0.0    # chain broken
+    assert orm.score_text_steps(["7 + 5 = 12\n\n", "7 + 5 = 12\n\n", "\\boxed{12}"]) == 1.0  # restated: fine
+    assert orm.score_text_steps(["7 + 5 = 12\n\n", "\\boxed{11}"]) == 0.0          # answer != last result
+    assert orm.score_text_steps(["\\boxed{12}"]) == 0.0
+    assert load_orm("rule:0.2").noise == 0.2
+    noisy = ConsistencyORM(noise=0.3)
+    flips = sum(noisy.score_text_steps([f"{i} + 1 = {i + 1}\n\n", f"\\boxed{{{i + 1}}}"]) == 0.0 for i in range(400))
+    assert 60 < flips < 180  # about 30% of consistent responses are misjudged

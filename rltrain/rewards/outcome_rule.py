@@ -5,7 +5,8 @@ Selected with `reward.orm=rule reward.scorer_module=outcome_rule` (loaded throug
 response, never the reference answer: it estimates correctness from the response's internal
 consistency. A response scores `consistent` (1.0) when
 - it holds at least one equation and every equation "x op y = z" is arithmetically right,
-- each equation starts from the previous equation's result (a chained derivation), and
+- each equation starts from the previous equation's result (a chained derivation; a line
+  that restates the previous line word for word is allowed: it is redundant, not wrong), and
 - its last step is \\boxed{v} with v equal to the last equation's result;
 otherwise `inconsistent` (0.0). It cannot see whether the chain follows the question (right
 start value, right operations), so it over-estimates like a learned ORM does; and with
@@ -39,14 +40,14 @@ class ConsistencyORM:
         texts = [t for t in (_SPECIAL.sub("", s).strip() for s in steps) if t]
         if len(texts) < 2:
             return False
-        last = None
+        last, previous = None, None
         for text in texts[:-1]:
             if check_equation(text) is not True:
                 return False
             m = _EQUATION.match(text)
-            if last is not None and int(m.group(1)) != last:
+            if last is not None and int(m.group(1)) != last and text != previous:
                 return False
-            last = int(m.group(4))
+            last, previous = int(m.group(4)), text
         boxed = _BOXED_ONLY.match(texts[-1])
         return boxed is not None and int(boxed.group(1)) == last
 
