@@ -103,7 +103,10 @@ def collect(out: Path, exp) -> tuple[list[dict], dict, list[dict]]:
 
 
 def acceptance(agg: dict) -> list[tuple[str, bool | None, str]]:
-    """The issue's criteria, evaluated on the table (None = cannot be evaluated)."""
+    """The issue's criteria, evaluated on the table (None = cannot be evaluated). "Well above":
+    >= 1.5x the steps and +0.10 repeated-step fraction; "within noise": within one seed std of the
+    success-only runs (the design's own std is not used: a design whose seeds scatter widely must
+    not pass because of it)."""
     out = []
     base = agg.get("success")
     if base is None or not base["seeds_ok"]:
@@ -120,8 +123,8 @@ def acceptance(agg: dict) -> list[tuple[str, bool | None, str]]:
                     f"{rs:.2f} vs {bs:.2f} ({rs / bs:.2f}x)"))
         out.append(("raw PRM: repeated-step fraction well above success-only (>= +0.10)", rr >= br + 0.10,
                     f"{rr:.3f} vs {br:.3f}"))
-        out.append(("raw PRM: greedy accuracy does not improve over success-only", ra <= ba + max(bas, ras),
-                    f"{ra:.3f} ± {ras:.3f} vs {ba:.3f} ± {bas:.3f}"))
+        out.append(("raw PRM: greedy accuracy does not improve over success-only (mean <= base mean + base "
+                    "seed std)", ra <= ba + bas, f"{ra:.3f} ± {ras:.3f} vs {ba:.3f} ± {bas:.3f}"))
     for name in ("prm_clip", "prm_delta", "prm_clip_delta"):
         d = agg.get(name)
         if not d or not d["seeds_ok"]:
@@ -131,7 +134,7 @@ def acceptance(agg: dict) -> list[tuple[str, bool | None, str]]:
         out.append((f"{d['label']}: steps / response within 20% of success-only", abs(s - bs) <= 0.2 * bs,
                     f"{s:.2f} vs {bs:.2f} ({(s - bs) / bs:+.0%})"))
         out.append((f"{d['label']}: greedy accuracy >= success-only within noise (mean >= base mean - "
-                    "larger seed std)", a >= ba - max(bas, sa), f"{a:.3f} ± {sa:.3f} vs {ba:.3f} ± {bas:.3f}"))
+                    "base seed std)", a >= ba - bas, f"{a:.3f} ± {sa:.3f} vs {ba:.3f} ± {bas:.3f}"))
     return out
 
 
