@@ -31,7 +31,7 @@ def _run(out: Path, *extra: str, timeout: int = 170) -> subprocess.CompletedProc
 
 
 def test_config_has_the_six_designs():
-    exp = load_experiment(REPO / "configs" / "reward_design.yaml")
+    exp = load_experiment(REPO / "configs" / "experiments" / "reward_design.yaml")
     assert [d.name for d in exp.designs] == list(DESIGN_ORDER)
     assert len(exp.seeds) >= 3
     assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4,7") == [4, 7]

@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO_ROOT / "configs" / "reward_design.yaml"
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "experiments" / "reward_design.yaml"
 DESIGN_ORDER = ("success", "orm", "prm_raw", "prm_clip", "prm_delta", "prm_clip_delta")
 # settings that decide the warmed-up initial model (shared by every design of a seed)
 INIT_KEYS = ("run.seed", "model", "data.arithmetic", "warmup")
