@@ -112,7 +112,8 @@ class Runner:
     def __init__(self, exp: Experiment, out: Path, jobs: int, extra: list[str], timeout: float | None,
                  python: str = sys.executable, log=None):
         self.exp, self.out, self.jobs, self.extra, self.timeout = exp, out, jobs, extra, timeout
-        self.python, self.log = python, log or (lambda msg: print(msg, flush=True))
+        self.python, self.log = python, log or self._print
+        self._print_lock = threading.Lock()
         self.lock = threading.Lock()
         self.local = threading.local()
         self.workers: list[subprocess.Popen] = []
@@ -121,6 +122,10 @@ class Runner:
         self.finished = 0
         self.total = 0
         self.t0 = time.perf_counter()
+
+    def _print(self, msg: str) -> None:
+        with self._print_lock:  # one whole line at a time from the pool's threads
+            print(msg, flush=True)
 
     # ---- configs ---------------------------------------------------------------------------
     def run_dir(self, design: str, seed: int) -> Path:
@@ -357,10 +362,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         results = runner.run_all()
         wall = time.perf_counter() - t0
-        (out / "experiment.json").write_text(json.dumps({
-            "argv": sys.argv if argv is None else argv, "wall_seconds": wall, "seeds": exp.seeds,
-            "designs": [d.name for d in exp.designs], "jobs": args.jobs, "extra": args.set,
-            "results": [vars(r) for r in results]}, indent=2) + "\n")
+        record = {"argv": sys.argv if argv is None else argv, "wall_seconds": wall, "seeds": exp.seeds,
+                  "designs": [d.name for d in exp.designs], "jobs": args.jobs, "extra": args.set,
+                  "results": [vars(r) for r in results]}
+        (out / "experiment.json").write_text(json.dumps(record, indent=2) + "\n")  # the latest invocation
+        with open(out / "invocations.jsonl", "a") as fh:  # every invocation, e.g. a rerun that skipped all
+            fh.write(json.dumps(record) + "\n")
         print(f"[reward_design] all runs finished in {wall:.0f}s", flush=True)
     paths = write_report(out, exp, results)
     for path in paths:
