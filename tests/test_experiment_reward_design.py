@@ -1,6 +1,7 @@
 """The reward-design experiment end to end on tiny budgets: all six designs run (one seed,
 two iterations, a tiny model), the table is written as Markdown + CSV with the expected
-columns, a rerun skips finished runs, and a failing run is reported while the others finish."""
+columns, the plots are drawn; a rerun skips finished runs and reuses the initial model, and a
+run that fails is reported in the table and the exit status."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 
 from rltrain.experiments.reward_design import DESIGN_ORDER, load_experiment, parse_seeds
 
@@ -53,11 +55,23 @@ def test_all_designs_run_and_the_table_is_written(tmp_path):
                    "repeated-step fraction", "PRM return"):
         assert header in md
     assert (out / "accuracy.png").stat().st_size > 0 and (out / "steps.png").stat().st_size > 0
-    # same run again: everything is skipped; the initial model is reused
-    again = _run(out, "--designs", "success,prm_raw")
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert again.stdout.count("skipped (finished earlier)") == 2
-    assert "building" not in again.stdout
+    # again, with a design that fails at start (ORM noise out of range): the finished run is
+    # skipped, the initial model reused, the failure reported in the table and the exit status
+    exp = yaml.safe_load((REPO / "configs" / "experiments" / "reward_design.yaml").read_text())
+    exp["designs"] = {"success": exp["designs"]["success"],
+                      "broken": {"label": "broken ORM", "overrides": {
+                          "reward.prm": "none", "reward.orm": "rule:0.7", "reward.scorer_module": "outcome_rule",
+                          "reward.orm_coef": 0.5}}}
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump(exp))
+    again = _run(out, "--config", str(config))
+    assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count("skipped (finished earlier)") == 1
+    assert "broken seed 0: FAILED" in again.stdout and "building" not in again.stdout
+    assert "ConsistencyORM: noise must be in [0, 0.5)" in (out / "runs" / "broken" / "seed0" / "run.log").read_text()
+    md = (out / "results.md").read_text()
+    assert "| broken ORM | 0 (1 failed) |" in md and "broken seed 0: rc 1" in md
+    assert "| success only | 1 |" in md
 
 
 def test_consistency_orm_sees_only_the_response():
