@@ -11,7 +11,7 @@ Everything is built at start from code (no download, nothing cached outside the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -73,8 +73,11 @@ def sft_batch(tokenizer, problems: Sequence[ArithmeticProblem]) -> tuple[torch.T
     return ids, att, lab
 
 
-def supervised_warmup(model, tokenizer, task: ArithmeticConfig, config: WarmupConfig) -> list[float]:
-    """Teacher-force reference solutions; returns the loss per step. Deterministic given seeds."""
+def supervised_warmup(model, tokenizer, task: ArithmeticConfig, config: WarmupConfig,
+                      rewrite: Callable[[ArithmeticProblem], ArithmeticProblem] | None = None) -> list[float]:
+    """Teacher-force reference solutions; returns the loss per step. Deterministic given seeds.
+    `rewrite` (optional) maps each generated problem to the one trained on (e.g. a solution
+    variant); the problem stream itself does not change."""
     import random
 
     rng = random.Random(config.seed)
@@ -85,7 +88,8 @@ def supervised_warmup(model, tokenizer, task: ArithmeticConfig, config: WarmupCo
     model.train()
     losses = []
     for _ in range(config.steps):
-        ids, att, lab = sft_batch(tokenizer, [make_problem(rng, task) for _ in range(config.batch_size)])
+        problems = [make_problem(rng, task) for _ in range(config.batch_size)]
+        ids, att, lab = sft_batch(tokenizer, [rewrite(p) for p in problems] if rewrite else problems)
         loss = model(input_ids=ids, attention_mask=att, labels=lab).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()

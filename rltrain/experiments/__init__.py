@@ -1,0 +1,1 @@
+"""Experiments built on the trainer (`python -m rltrain.experiments.<name>`)."""

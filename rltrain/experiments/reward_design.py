@@ -1,0 +1,380 @@
+"""`python -m rltrain.experiments.reward_design`: the paper's reward-design comparison on the
+built-in arithmetic task (Gao et al. 2024, "On Designing Effective RL Reward at Training Time
+for LLM Reasoning").
+
+Six designs, the same budget (iterations, prompts, samples) and the same warmed-up initial
+model per seed: success reward only, + ORM, + raw PRM step rewards, + PRM with Clip, Delta,
+Clip-Delta. Runs go to `--jobs` worker processes (`rltrain.experiments.run_one --worker`,
+`OMP_NUM_THREADS=1`), each running `rltrain.main.main` in-process from the seed's shared
+initial model, one run after another (imports and start-up paid once per worker). A failed run is reported and the others go on; a rerun skips runs whose
+`summary.json` exists for the same resolved config. At the end `rltrain.experiments.report`
+writes results.md / results.csv / runs.csv and accuracy.png / steps.png into --out.
+
+    python -m rltrain.experiments.reward_design                       # 6 designs x 3 seeds
+    python -m rltrain.experiments.reward_design --seeds 1 --iterations 5 --designs success,prm_raw
+    python -m rltrain.experiments.reward_design --set rollout.prompts=8 --set warmup.steps=20
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "experiments" / "reward_design.yaml"
+DESIGN_ORDER = ("success", "orm", "prm_raw", "prm_clip", "prm_delta", "prm_clip_delta")
+# settings that decide the warmed-up initial model (shared by every design of a seed)
+INIT_KEYS = ("run.seed", "model", "data.arithmetic", "warmup")
+
+
+@dataclass
+class Design:
+    name: str
+    label: str
+    overrides: dict
+
+
+@dataclass
+class Experiment:
+    base: Path
+    seeds: list[int]
+    common: dict
+    designs: list[Design]
+    restated_step_prob: float = 0.0
+
+
+@dataclass
+class RunResult:
+    design: str
+    seed: int
+    status: str  # done | skipped (already done) | failed
+    seconds: float = 0.0
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def load_experiment(path: Path) -> Experiment:
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    unknown = set(data) - {"base", "seeds", "common", "designs", "init"}
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+    base = Path(data.get("base", "configs/builtin.yaml"))
+    base = base if base.is_absolute() else REPO_ROOT / base
+    designs = [Design(name, spec.get("label", name), dict(spec.get("overrides") or {}))
+               for name, spec in (data.get("designs") or {}).items()]
+    init = dict(data.get("init") or {})
+    if set(init) - {"restated_step_prob"}:
+        raise ValueError(f"{path}: unknown init keys {sorted(set(init) - {'restated_step_prob'})}")
+    return Experiment(base, list(data.get("seeds", [0, 1, 2])), dict(data.get("common") or {}), designs,
+                      float(init.get("restated_step_prob", 0.0)))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def as_overrides(mapping: dict) -> list[str]:
+    return [f"{k}={_fmt(v)}" for k, v in mapping.items()]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """"3" -> [0, 1, 2] (a count); "0,5,7" -> those seeds."""
+    if "," in text:
+        return [int(s) for s in text.split(",") if s.strip()]
+    return list(range(int(text)))
+
+
+def _dig(tree: dict, dotted: str):
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+def fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Runner:
+    def __init__(self, exp: Experiment, out: Path, jobs: int, extra: list[str], timeout: float | None,
+                 python: str = sys.executable, log=None):
+        self.exp, self.out, self.jobs, self.extra, self.timeout = exp, out, jobs, extra, timeout
+        self.python, self.log = python, log or self._print
+        self._print_lock = threading.Lock()
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.workers: list[subprocess.Popen] = []
+        self.stopping = False
+        self.active: dict[str, tuple[float, Path, int]] = {}
+        self.finished = 0
+        self.total = 0
+        self.t0 = time.perf_counter()
+
+    def _print(self, msg: str) -> None:
+        with self._print_lock:  # one whole line at a time from the pool's threads
+            print(msg, flush=True)
+
+    # ---- configs ---------------------------------------------------------------------------
+    def run_dir(self, design: str, seed: int) -> Path:
+        return self.out / "runs" / design / f"seed{seed}"
+
+    def init_dir(self, seed: int) -> Path:
+        return self.out / "init" / f"seed{seed}"
+
+    def trainer_args(self, design: Design | None, seed: int, out_dir: Path) -> list[str]:
+        overrides = as_overrides(self.exp.common) + as_overrides(design.overrides if design else {})
+        return ["--config", str(self.exp.base), *overrides, *self.extra, f"run.seed={seed}", f"run.out_dir={out_dir}"]
+
+    def resolved(self, args: list[str]) -> dict:
+        from rltrain.config import config_to_dict, load_config
+
+        return config_to_dict(load_config(args[1], args[2:]))
+
+    def _env(self) -> dict:
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+        env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.pop("TRITON_INTERPRET", None)
+        return env
+
+    # ---- one task on this thread's worker process ------------------------------------------
+    def _worker(self) -> subprocess.Popen:
+        if self.stopping:
+            raise RuntimeError("the experiment is stopping")
+        w = getattr(self.local, "worker", None)
+        if w is None or w.poll() is not None:
+            w = subprocess.Popen([self.python, "-m", "rltrain.experiments.run_one", "--worker"], cwd=REPO_ROOT,
+                                 env=self._env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                 bufsize=1)
+            self.local.worker = w
+            with self.lock:
+                self.workers.append(w)
+        return w
+
+    def _kill_worker(self) -> None:
+        w = getattr(self.local, "worker", None)
+        if w is not None and w.poll() is None:
+            w.kill()
+            w.wait()
+        self.local.worker = None
+
+    def _spawn(self, key: str, task: dict, log_path: Path, watch: Path | None, iterations: int) -> tuple[int, str]:
+        """Run `task` on this thread's worker (one process per --jobs slot, reused), logging to log_path."""
+        import select
+
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("$ python -m rltrain.experiments.run_one --worker <<< " + json.dumps(task) + "\n")
+        with self.lock:
+            self.active[key] = (time.perf_counter(), watch, iterations)
+        try:
+            w = self._worker()
+            rc = None
+            try:
+                w.stdin.write(json.dumps({**task, "log": str(log_path)}) + "\n")
+                w.stdin.flush()
+                deadline = None if self.timeout is None else time.monotonic() + self.timeout
+                while rc is None:
+                    wait = 5.0 if deadline is None else max(0.0, min(5.0, deadline - time.monotonic()))
+                    ready, _, _ = select.select([w.stdout], [], [], wait)
+                    if ready:
+                        line = w.stdout.readline()
+                        if not line:  # the worker died (e.g. killed for memory)
+                            rc = w.wait()
+                            rc = rc if rc else -1
+                            self.local.worker = None
+                        else:
+                            rc = int(json.loads(line)["rc"])
+                    elif deadline is not None and time.monotonic() >= deadline:
+                        self._kill_worker()
+                        rc = -9
+                        with open(log_path, "a") as fh:
+                            fh.write(f"\n[reward_design] stopped after --timeout {self.timeout}s\n")
+            except (BrokenPipeError, OSError) as exc:
+                self._kill_worker()
+                rc = -1
+                with open(log_path, "a") as fh:
+                    fh.write(f"\n[reward_design] worker failed: {exc}\n")
+            tail = log_path.read_text(errors="replace")[-1500:] if rc != 0 else ""
+            return rc, tail
+        finally:
+            with self.lock:
+                self.active.pop(key, None)
+
+    def close(self) -> None:
+        for w in self.workers:
+            if w.poll() is None:
+                try:
+                    w.stdin.close()
+                    w.wait(timeout=30)
+                except (OSError, subprocess.TimeoutExpired):
+                    w.kill()
+                    w.wait()
+
+    def build_init(self, seed: int) -> Path:
+        init = self.init_dir(seed)
+        args = self.trainer_args(None, seed, self.out / "init" / f"seed{seed}.cfg")
+        cfg = self.resolved(args)
+        want = fingerprint({**{k: _dig(cfg, k) for k in INIT_KEYS}, "restated": self.exp.restated_step_prob})
+        stamp = init / "experiment_init.json"
+        if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == want:
+            self.log(f"[reward_design] init seed {seed}: reusing {init}")
+            return init
+        self.log(f"[reward_design] init seed {seed}: building + warming up the initial model")
+        task = {"build_init": str(init), "restated_step_prob": self.exp.restated_step_prob, "args": args}
+        rc, tail = self._spawn(f"init/seed{seed}", task, self.out / "init" / f"seed{seed}.log", None, 0)
+        if rc != 0:
+            raise RuntimeError(f"building the initial model of seed {seed} failed (rc {rc}):\n{tail}")
+        stamp.write_text(json.dumps({"fingerprint": want}) + "\n")
+        return init
+
+    def run(self, design: Design, seed: int, init: Future) -> RunResult:
+        run_dir = self.run_dir(design.name, seed)
+        args = self.trainer_args(design, seed, run_dir)
+        cfg = self.resolved(args)
+        want = fingerprint(cfg)
+        stamp = run_dir / "experiment_run.json"
+        if (run_dir / "summary.json").is_file() and stamp.is_file() \
+                and json.loads(stamp.read_text()).get("fingerprint") == want:
+            self._done(design.name, seed, "skipped (finished earlier)")
+            return RunResult(design.name, seed, "skipped")
+        try:
+            init_dir = init.result()
+        except Exception as exc:  # noqa: BLE001 - reported in the table, the others continue
+            self._done(design.name, seed, "FAILED (no initial model)")
+            return RunResult(design.name, seed, "failed", message=str(exc)[-1500:])
+        stamp.unlink(missing_ok=True)
+        (run_dir / "summary.json").unlink(missing_ok=True)
+        task = {"init": str(init_dir), "args": args}
+        cmd = [self.python, "-m", "rltrain.experiments.run_one", "--init", str(init_dir), "--", *args]
+        start = time.perf_counter()
+        rc, tail = self._spawn(f"{design.name}/seed{seed}", task, run_dir / "run.log", run_dir / "metrics.jsonl",
+                               cfg["run"]["iterations"])
+        seconds = time.perf_counter() - start
+        if rc == 0 and (run_dir / "summary.json").is_file():
+            stamp.write_text(json.dumps({"fingerprint": want, "seconds": seconds, "command": cmd}) + "\n")
+            self._done(design.name, seed, f"done in {seconds:.0f}s")
+            return RunResult(design.name, seed, "done", seconds)
+        (run_dir / "failed.txt").write_text(f"rc {rc}\n{tail}\n")
+        self._done(design.name, seed, f"FAILED (rc {rc}, see {run_dir / 'run.log'})")
+        return RunResult(design.name, seed, "failed", seconds, f"rc {rc}: {tail.strip().splitlines()[-1:]}")
+
+    def _done(self, design: str, seed: int, what: str) -> None:
+        with self.lock:
+            self.finished += 1
+            n = self.finished
+        self.log(f"[reward_design] {n}/{self.total} {design} seed {seed}: {what} "
+                 f"(elapsed {time.perf_counter() - self.t0:.0f}s)")
+
+    def _progress(self, stop: threading.Event, every: float) -> None:
+        while not stop.wait(every):
+            with self.lock:
+                active = dict(self.active)
+            parts = []
+            for key, (start, watch, iters) in active.items():
+                done = 0
+                if watch is not None and watch.is_file():
+                    done = sum(1 for line in watch.read_text().splitlines() if '"kind": "train"' in line)
+                parts.append(f"{key} {done}/{iters} it" if iters else f"{key} warming up")
+            self.log(f"[reward_design] {self.finished}/{self.total} runs finished, "
+                     f"{time.perf_counter() - self.t0:.0f}s; running: {', '.join(parts) or '-'}")
+
+    def run_all(self, progress_every: float = 30.0) -> list[RunResult]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        # fail fast on a bad config, before anything is launched
+        for seed in self.exp.seeds:
+            for d in self.exp.designs:
+                self.resolved(self.trainer_args(d, seed, self.run_dir(d.name, seed)))
+        self.total = len(self.exp.seeds) * len(self.exp.designs)
+        stop = threading.Event()
+        ticker = threading.Thread(target=self._progress, args=(stop, progress_every), daemon=True)
+        ticker.start()
+        pool = ThreadPoolExecutor(max_workers=self.jobs)
+        try:
+            inits = {s: pool.submit(self.build_init, s) for s in self.exp.seeds}
+            futures = [pool.submit(self.run, d, s, inits[s]) for s in self.exp.seeds for d in self.exp.designs]
+            results = [f.result() for f in futures]
+        except BaseException:  # Ctrl-C / SIGTERM: stop the workers, keep what finished
+            self.stopping = True
+            pool.shutdown(wait=False, cancel_futures=True)
+            for w in list(self.workers):
+                if w.poll() is None:
+                    w.kill()
+            raise
+        finally:
+            stop.set()
+        pool.shutdown()
+        self.close()
+        return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="experiment config (default: %(default)s)")
+    p.add_argument("--seeds", default=None, help='number of seeds ("3" = 0,1,2) or a list "0,4,5" (default: config)')
+    p.add_argument("--iterations", type=int, default=None, help="PPO iterations per run (default: config)")
+    p.add_argument("--out", type=Path, default=Path("runs/reward_design"), help="output dir (default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=2, help="runs at once, one CPU core each (default: %(default)s)")
+    p.add_argument("--designs", default=None, help=f"comma list, subset of {','.join(DESIGN_ORDER)}")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra trainer override for every run (repeatable), e.g. --set rollout.prompts=8")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per run before it is stopped (failed)")
+    p.add_argument("--report-only", action="store_true", help="only (re)write the table and plots from --out")
+    args = p.parse_args(argv)
+
+    exp = load_experiment(args.config)
+    if args.seeds is not None:
+        exp.seeds = parse_seeds(args.seeds)
+    if args.iterations is not None:
+        exp.common["run.iterations"] = args.iterations
+    if args.designs:
+        wanted = [d.strip() for d in args.designs.split(",") if d.strip()]
+        known = {d.name for d in exp.designs}
+        bad = [w for w in wanted if w not in known]
+        if bad:
+            p.error(f"--designs: unknown {bad}; known: {sorted(known)}")
+        exp.designs = [d for d in exp.designs if d.name in wanted]
+    out = args.out.resolve()
+    import signal
+
+    def on_sigterm(*_):
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    from rltrain.experiments.report import write_report
+
+    results: list[RunResult] = []
+    if not args.report_only:
+        runner = Runner(exp, out, max(1, args.jobs), list(args.set), args.timeout)
+        print(f"[reward_design] {len(exp.designs)} designs x {len(exp.seeds)} seeds -> {out} "
+              f"({args.jobs} at once)", flush=True)
+        t0 = time.perf_counter()
+        results = runner.run_all()
+        wall = time.perf_counter() - t0
+        record = {"argv": sys.argv if argv is None else argv, "wall_seconds": wall, "seeds": exp.seeds,
+                  "designs": [d.name for d in exp.designs], "jobs": args.jobs, "extra": args.set,
+                  "results": [vars(r) for r in results]}
+        (out / "experiment.json").write_text(json.dumps(record, indent=2) + "\n")  # the latest invocation
+        with open(out / "invocations.jsonl", "a") as fh:  # every invocation, e.g. a rerun that skipped all
+            fh.write(json.dumps(record) + "\n")
+        print(f"[reward_design] all runs finished in {wall:.0f}s", flush=True)
+    paths = write_report(out, exp, results)
+    for path in paths:
+        print(f"[reward_design] wrote {path}", flush=True)
+    print((out / "results.md").read_text(), flush=True)
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

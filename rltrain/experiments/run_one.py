@@ -1,0 +1,195 @@
+"""One training run of an experiment, started from a shared warmed-up initial model.
+
+    python -m rltrain.experiments.run_one --init INIT_DIR -- [--config X.yaml] key=value ...
+    python -m rltrain.experiments.run_one --worker      # tasks as JSON lines on stdin
+
+The built-in task's trainer warms its tiny model up at start (model build + supervised
+warm-up, ~45 s on a CPU) and keeps the result in `<run_dir>/init_model`, which it reuses when
+present (`rltrain.models.build._builtin_policy`, the path a resume takes). All reward designs
+of one seed share that initial model, so the experiment builds it once per seed
+(`python -m rltrain.experiments.run_one --build-init INIT_DIR -- ...`, the trainer's own
+`_builtin_policy` with the trainer's seeding) and copies it into each run dir here. The
+trainer deletes a stale `init_model` at the start of a fresh run, so this wrapper leaves
+`init_model` out of `rltrain.main.FRESH_RUN_ARTIFACTS` for this process; everything else is
+`rltrain.main.main` unchanged.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+from pathlib import Path
+
+
+def with_restated_step(problem, rng: random.Random):
+    """The problem with one of its equation lines written twice in a row (a correct but
+    redundant step, as a model that restates its last line would write)."""
+    from dataclasses import replace
+
+    k = rng.randrange(len(problem.steps))
+    return replace(problem, steps=problem.steps[:k + 1] + problem.steps[k:])
+
+
+def restating(prob: float, seed: int):
+    """A `supervised_warmup` rewrite: with probability `prob` the solution restates one step."""
+    rng = random.Random(seed)
+    return lambda p: with_restated_step(p, rng) if rng.random() < prob else p
+
+
+def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0.0) -> dict:
+    """Build + warm up the built-in model as the trainer would for this config (the trainer's
+    own `_builtin_policy` when restated_prob == 0; else the same model / tokenizer / seeds and
+    warm-up, with a fraction `restated_prob` of the solutions restating one step)."""
+    import numpy as np
+    import torch
+
+    from rltrain.config import load_config
+    from rltrain.models.build import _builtin_policy
+
+    config, overrides = _split(trainer_args)
+    cfg = load_config(config, overrides)
+    torch.manual_seed(cfg.run.seed)
+    random.seed(cfg.run.seed)
+    np.random.seed(cfg.run.seed)
+    parent = init_dir.parent / (init_dir.name + ".build")
+    shutil.rmtree(parent, ignore_errors=True)
+    parent.mkdir(parents=True)
+    if restated_prob > 0:
+        from rltrain.models.tiny import save_tiny
+        from rltrain.tasks.arithmetic import ArithmeticConfig
+        from rltrain.tasks.builtin import WarmupConfig, build_task_model, build_task_tokenizer, supervised_warmup
+
+        # the same steps as _builtin_policy, with restated steps in the warm-up solutions
+        task = ArithmeticConfig(**vars(cfg.data.arithmetic))
+        tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
+        lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
+        w = cfg.warmup
+        losses = supervised_warmup(lm, tok, task, WarmupConfig(steps=w.steps, lr=w.lr, batch_size=w.batch_size,
+                                                               seed=cfg.run.seed + 7),
+                                   rewrite=restating(restated_prob, cfg.run.seed + 8)) if w.steps else []
+        save_tiny(lm, tok, parent / "init_model")
+    else:
+        _, _, losses = _builtin_policy(cfg, parent, is_main=True)
+    info = {"warmup_steps": len(losses), "warmup_loss_first": losses[0] if losses else None,
+            "warmup_loss_last": losses[-1] if losses else None, "restated_step_prob": restated_prob}
+    (parent / "init_model" / "warmup.json").write_text(json.dumps(info, indent=2) + "\n")
+    shutil.rmtree(init_dir, ignore_errors=True)
+    (parent / "init_model").rename(init_dir)
+    shutil.rmtree(parent, ignore_errors=True)
+    return info
+
+
+def _split(trainer_args: list[str]) -> tuple[str | None, list[str]]:
+    config, rest, i = None, [], 0
+    while i < len(trainer_args):
+        a = trainer_args[i]
+        if a == "--config":
+            config, i = trainer_args[i + 1], i + 2
+            continue
+        if a.startswith("--config="):
+            config = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+        i += 1
+    return config, rest
+
+
+def run_from_init(init_dir: Path, trainer_args: list[str]) -> int:
+    from rltrain import main as trainer_main
+    from rltrain.config import load_config
+
+    config, overrides = _split(trainer_args)
+    cfg = load_config(config, overrides)
+    run_dir = Path(cfg.run.out_dir)
+    target = run_dir / "init_model"
+    shutil.rmtree(target, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(init_dir, target)
+    trainer_main.FRESH_RUN_ARTIFACTS = tuple(a for a in trainer_main.FRESH_RUN_ARTIFACTS if a != "init_model")
+    return trainer_main.main(trainer_args)
+
+
+def serve() -> int:
+    """`run_one --worker`: run tasks one after another in this process (imports paid once).
+
+    Reads one JSON task a line from stdin ({"build_init": DIR, "restated_step_prob": P} or
+    {"init": DIR}, plus "args": trainer args and "log": file for the task's stdout / stderr)
+    and answers one JSON line {"rc": int} on stdout. An exception is written to the task's log
+    and answered with rc 1; the worker goes on with the next task.
+    """
+    import traceback
+
+    answer = os.fdopen(os.dup(1), "w", buffering=1)
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        task = json.loads(line)
+        rc = 0
+        with open(task["log"], "a") as log:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                if "build_init" in task:
+                    print(json.dumps(build_init(Path(task["build_init"]), task["args"],
+                                                task.get("restated_step_prob", 0.0))), flush=True)
+                else:
+                    rc = run_from_init(Path(task["init"]), task["args"]) or 0
+            except SystemExit as exc:
+                rc = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:  # noqa: BLE001 - reported to the experiment, which goes on
+                traceback.print_exc()
+                rc = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved_out, 1)
+                os.dup2(saved_err, 2)
+                _reset_distributed()
+        answer.write(json.dumps({"rc": rc}) + "\n")
+    return 0
+
+
+def _reset_distributed() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--worker"]:
+        if "OMP_NUM_THREADS" not in os.environ:
+            import torch
+
+            torch.set_num_threads(1)
+        return serve()
+    if "--" not in argv:
+        raise SystemExit("usage: run_one (--init DIR | --build-init DIR) -- [trainer args]")
+    cut = argv.index("--")
+    parser = argparse.ArgumentParser()
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--init", type=Path)
+    group.add_argument("--build-init", type=Path)
+    parser.add_argument("--restated-step-prob", type=float, default=0.0,
+                        help="with --build-init: warm-up solutions that restate one step, this often")
+    args = parser.parse_args(argv[:cut])
+    trainer_args = argv[cut + 1:]
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(1)
+    if args.build_init is not None:
+        print(json.dumps(build_init(args.build_init, trainer_args, args.restated_step_prob)), flush=True)
+        return 0
+    return run_from_init(args.init, trainer_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

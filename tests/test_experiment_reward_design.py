@@ -1,0 +1,91 @@
+"""The reward-design experiment end to end on tiny budgets: all six designs run (one seed,
+two iterations, a tiny model), the table is written as Markdown + CSV with the expected
+columns, the plots are drawn; a rerun skips finished runs and reuses the initial model, and a
+run that fails is reported in the table and the exit status."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from rltrain.experiments.reward_design import DESIGN_ORDER, load_experiment, parse_seeds
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = [
+    "run.eval_problems=8", "run.eval_every=0", "model.tiny.hidden_size=64", "model.tiny.intermediate_size=64",
+    "model.tiny.num_hidden_layers=1", "model.tiny.num_attention_heads=2", "model.tiny_vocab_size=300",
+    "warmup.steps=3", "rollout.prompts=4", "rollout.n=2", "rollout.max_new_tokens=12", "ppo.mini_batches=2",
+    "ppo.micro_tokens=128",
+]
+MEANS = ["greedy_acc", "sampling_acc", "steps_per_response", "response_length", "repeated_step_fraction",
+         "prm_return"]
+
+
+def _run(out: Path, *extra: str, timeout: int = 170) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "rltrain.experiments.reward_design", "--seeds", "1", "--iterations", "2",
+           "--jobs", "2", "--out", str(out), *[a for kv in TINY for a in ("--set", kv)], *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false")
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_config_has_the_six_designs():
+    exp = load_experiment(REPO / "configs" / "experiments" / "reward_design.yaml")
+    assert [d.name for d in exp.designs] == list(DESIGN_ORDER)
+    assert len(exp.seeds) >= 3
+    assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4,7") == [4, 7]
+
+
+def test_all_designs_run_and_the_table_is_written(tmp_path):
+    out = tmp_path / "exp"
+    proc = _run(out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["design"] for r in rows] == list(DESIGN_ORDER)
+    for col in MEANS:
+        assert f"{col}_mean" in rows[0] and f"{col}_std" in rows[0]
+    assert all(r["seeds_ok"] == "1" for r in rows)
+    md = (out / "results.md").read_text()
+    for label in ("success only", "+ ORM", "+ PRM (raw)", "+ PRM Clip", "+ PRM Delta", "+ PRM Clip-Delta"):
+        assert f"| {label} |" in md
+    for header in ("greedy acc (final)", "sampling acc (final)", "steps / response", "response length",
+                   "repeated-step fraction", "PRM return"):
+        assert header in md
+    assert (out / "accuracy.png").stat().st_size > 0 and (out / "steps.png").stat().st_size > 0
+    # again, with a design that fails at start (ORM noise out of range): the finished run is
+    # skipped, the initial model reused, the failure reported in the table and the exit status
+    exp = yaml.safe_load((REPO / "configs" / "experiments" / "reward_design.yaml").read_text())
+    exp["designs"] = {"success": exp["designs"]["success"],
+                      "broken": {"label": "broken ORM", "overrides": {
+                          "reward.prm": "none", "reward.orm": "rule:0.7", "reward.scorer_module": "outcome_rule",
+                          "reward.orm_coef": 0.5}}}
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump(exp))
+    again = _run(out, "--config", str(config))
+    assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count("skipped (finished earlier)") == 1
+    assert "broken seed 0: FAILED" in again.stdout and "building" not in again.stdout
+    assert "ConsistencyORM: noise must be in [0, 0.5)" in (out / "runs" / "broken" / "seed0" / "run.log").read_text()
+    md = (out / "results.md").read_text()
+    assert "| broken ORM | 0 (1 failed) |" in md and "broken seed 0: rc 1" in md
+    assert "| success only | 1 |" in md
+
+
+def test_consistency_orm_sees_only_the_response():
+    from rltrain.rewards.outcome_rule import ConsistencyORM, load_orm
+
+    orm = ConsistencyORM(noise=0.0)
+    good = ["7 + 5 = 12\n\n", "12 * 3 = 36\n\n", "\\boxed{36}<|im_end|>"]
+    assert orm.score_text_steps(good) == 1.0
+    assert orm.score_text_steps(["7 + 5 = 13\n\n", "\\boxed{13}"]) == 0.0          # wrong equation
+    assert orm.score_text_steps(["7 + 5 = 12\n\n", "2 + 5 = 7\n\n", "\\boxed{7}"]) == 0.0    # chain broken
+    assert orm.score_text_steps(["7 + 5 = 12\n\n", "7 + 5 = 12\n\n", "\\boxed{12}"]) == 1.0  # restated: fine
+    assert orm.score_text_steps(["7 + 5 = 12\n\n", "\\boxed{11}"]) == 0.0          # answer != last result
+    assert orm.score_text_steps(["\\boxed{12}"]) == 0.0
+    assert load_orm("rule:0.2").noise == 0.2
+    noisy = ConsistencyORM(noise=0.3)
+    flips = sum(noisy.score_text_steps([f"{i} + 1 = {i + 1}\n\n", f"\\boxed{{{i + 1}}}"]) == 0.0 for i in range(400))
+    assert 60 < flips < 180  # about 30% of consistent responses are misjudged
