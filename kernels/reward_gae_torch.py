@@ -17,8 +17,9 @@ def shape_step_scores(scores: torch.Tensor, num_steps: torch.Tensor, shaping: st
                       eta: float) -> torch.Tensor:
     """PRM step scores [B, K] -> shaped per-step rewards [B, K] (columns >= num_steps unused).
 
-    clip: c_k = min(s_k - eta, 0); delta: shaped_k = c_k - c_{k+1} for k < K_b - 2,
-    shaped_{K_b-2} = c_{K_b-2}, shaped_{K_b-1} = 0 (so the row sums to c_0).
+    clip: c_k = min(s_k - eta, 0); delta: shaped_k = c_k - c_{k+1} for k < K_b - 1 and
+    shaped_{K_b-1} = c_{K_b-1}: the row sums to c_0, and the return-to-go from any step k is
+    c_k (+ outcome), so one more step is worth no more than answering now.
     """
     c = torch.clamp(scores - eta, max=0.0) if shaping in ("clip", "clip_delta") else scores
     if shaping in ("none", "clip"):
@@ -26,8 +27,7 @@ def shape_step_scores(scores: torch.Tensor, num_steps: torch.Tensor, shaping: st
     k = torch.arange(c.shape[1], device=c.device)[None, :]
     K = num_steps.to(torch.int64)[:, None]
     c_next = F.pad(c[:, 1:], (0, 1))
-    shaped = c - torch.where(k < K - 2, c_next, torch.zeros_like(c_next))
-    return torch.where(k == K - 1, torch.zeros_like(shaped), shaped)
+    return c - torch.where(k < K - 1, c_next, torch.zeros_like(c_next))
 
 
 def _zero_padding_(x: torch.Tensor, valid_f: torch.Tensor) -> torch.Tensor:

@@ -75,9 +75,9 @@ def _reward_gae_kernel(
             scores_row = scores_ptr + row * stride_scores
             c = _clip(tl.load(scores_row + k, mask=boundary & (k < K_cols), other=0.0).to(tl.float32), eta, CLIP)
             if DELTA:
-                has_next = boundary & (k < num_steps - 2)
+                has_next = boundary & (k < num_steps - 1)
                 c_next = _clip(tl.load(scores_row + k + 1, mask=has_next, other=0.0).to(tl.float32), eta, CLIP)
-                c = tl.where(k == num_steps - 1, 0.0, c - tl.where(has_next, c_next, 0.0))
+                c = c - tl.where(has_next, c_next, 0.0)
             reward += tl.where(boundary, prm_coef * c, 0.0)
         steps_after += tl.sum(b32, 0)
 

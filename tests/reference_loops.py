@@ -29,8 +29,6 @@ def loop_shaped(scores, K, shaping, eta):
     shaped = [0.0] * K
     for k in range(K):
         if k == K - 1:
-            shaped[k] = 0.0
-        elif k == K - 2:
             shaped[k] = c[k]
         else:
             shaped[k] = c[k] - c[k + 1]
