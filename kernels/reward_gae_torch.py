@@ -52,18 +52,20 @@ def reward_gae_torch(token_ids, valid, lengths, values, outcome, separator_ids, 
         rewards = torch.zeros((B, T), dtype=torch.float32, device=valid.device)
 
     boundary = step_boundaries_torch(token_ids, valid, lengths, separator_ids)
-    rows, cols = boundary.nonzero(as_tuple=True)
+    flat = boundary.view(-1).nonzero().squeeze(1)  # row-major: each row's boundaries in step order
+    rows = torch.div(flat, T, rounding_mode="floor")
     num_steps = torch.bincount(rows, minlength=B).to(torch.int32)
     if step_scores is not None and step_scores.shape[1] > 0:
         first_of_row = torch.cumsum(num_steps, 0) - num_steps
-        k = torch.arange(rows.numel(), device=rows.device) - first_of_row[rows]
+        k = torch.arange(flat.numel(), device=flat.device) - first_of_row[rows]
         shaped = shape_step_scores(step_scores.float(), num_steps, shaping, eta)
-        rewards.index_put_((rows, cols), prm_coef * shaped[rows, k.clamp(max=shaped.shape[1] - 1)], accumulate=True)
+        at_step = shaped[rows, k.clamp(max=shaped.shape[1] - 1)]
+        rewards.view(-1).index_add_(0, flat, at_step.mul_(prm_coef))
     has_tokens = torch.nonzero(lengths > 0).squeeze(1)
     rewards.index_put_((has_tokens, lengths[has_tokens] - 1), outcome[has_tokens].float(), accumulate=True)
 
     v = _zero_padding_(values.to(torch.float32, copy=True), valid_f)
-    deltas = rewards - v
+    deltas = torch.sub(rewards, v, out=valid_f)  # the mask is no longer needed: reuse its buffer
     deltas[:, :-1].add_(v[:, 1:], alpha=gamma)  # v is 0 past the end: terminal value 0
     advantages = discounted_reverse_cumsum(deltas, gamma * lam)
     returns = v.add_(advantages)  # v is our own float32 copy
