@@ -48,10 +48,51 @@ def test_step_checker_scores():
     from rltrain.rewards.step_checker import ArithmeticStepChecker
 
     c = ArithmeticStepChecker()
+    # without a question: steps judged on their own
     assert c.score_text_steps(["3 + 4 = 7\n\n", "7 * 2 = 15\n\n", "hello\n\n", "\\boxed{15}<|im_end|>"]) == \
         [0.9, 0.1, 0.1, 0.9]
     assert c.score_text_steps(["3 + 4 = 7\n\n", "3 + 4 = 7\n\n", "\\boxed{8}"]) == [0.9, 0.9, 0.1]
     assert c.score_text_steps(["\\boxed{8}"]) == [0.1]
+
+
+def test_step_checker_follows_the_question():
+    from rltrain.rewards.step_checker import ArithmeticStepChecker, reference_chain
+    from rltrain.tasks.arithmetic import ArithmeticConfig, make_problems
+
+    chain = reference_chain("<|im_start|>user\nStart with 3. Add 4, then multiply by 2. What is the result?"
+                            "\nSolve step by step.<|im_end|>\n<|im_start|>assistant\n")
+    assert chain == (3, 7, 14)
+    assert reference_chain("What is 2 + 2?") is None
+    assert reference_chain("Start with 3. Divide by 2. What is the result?") is None
+    for p in make_problems(50, 1, ArithmeticConfig(min_ops=1, max_ops=3)):
+        assert reference_chain(p.question)[-1] == p.answer
+
+    c = ArithmeticStepChecker()
+    good = ["3 + 4 = 7\n\n", "7 * 2 = 14\n\n", "\\boxed{14}"]
+    assert c.score_text_steps(good, chain) == [0.9, 0.9, 0.9]
+    # restating a step keeps the solution on track: still scored high (the hack raw PRM invites)
+    assert c.score_text_steps(good[:1] + good, chain) == [0.9, 0.9, 0.9, 0.9]
+    # a right equation off the question's path, and its result boxed: both bad
+    assert c.score_text_steps(["3 * 2 = 6\n\n", "\\boxed{6}"], chain) == [0.1, 0.1]
+    # stopping after one of two operations: the boxed value is not the answer
+    assert c.score_text_steps(["3 + 4 = 7\n\n", "\\boxed{7}"], chain) == [0.9, 0.1]
+    # a wrong equation whose result happens to be on the path is still wrong
+    assert c.score_text_steps(["3 + 4 = 14\n\n", "\\boxed{14}"], chain) == [0.1, 0.9]
+    assert c.score_text_steps(["hello\n\n"], chain) == [0.1]
+
+
+def test_step_checker_reads_each_prompt():
+    from kernels import segment_steps
+    from rltrain.rewards.base import ScoringBatch
+    from rltrain.rewards.step_checker import ArithmeticStepChecker
+
+    steps = [["3 * 2 = 6\n\n", "\\boxed{6}"], ["3 * 2 = 6\n\n", "\\boxed{6}"]]
+    ids = torch.ones(2, 4, dtype=torch.int64)
+    mask = torch.ones(2, 4, dtype=torch.bool)
+    batch = ScoringBatch(["Start with 3. Multiply by 2. What is the result?", "Start with 3. Add 4. What is the result?"],
+                         ids, mask, segment_steps(ids, mask, []), steps)
+    assert ArithmeticStepChecker().score_steps(batch).tolist() == [[pytest.approx(0.9)] * 2, [pytest.approx(0.1)] * 2]
+    assert ArithmeticStepChecker(question_aware=False).score_steps(batch).tolist() == [[pytest.approx(0.9)] * 2] * 2
 
 
 def test_repeated_steps_and_groups():
