@@ -51,6 +51,7 @@ class Experiment:
     common: dict
     designs: list[Design]
     restated_step_prob: float = 0.0
+    restated_more_prob: float = 0.0
 
 
 @dataclass
@@ -73,10 +74,11 @@ def load_experiment(path: Path) -> Experiment:
     designs = [Design(name, spec.get("label", name), dict(spec.get("overrides") or {}))
                for name, spec in (data.get("designs") or {}).items()]
     init = dict(data.get("init") or {})
-    if set(init) - {"restated_step_prob"}:
-        raise ValueError(f"{path}: unknown init keys {sorted(set(init) - {'restated_step_prob'})}")
+    init_keys = {"restated_step_prob", "restated_more_prob"}
+    if set(init) - init_keys:
+        raise ValueError(f"{path}: unknown init keys {sorted(set(init) - init_keys)}")
     return Experiment(base, list(data.get("seeds", [0, 1, 2])), dict(data.get("common") or {}), designs,
-                      float(init.get("restated_step_prob", 0.0)))
+                      float(init.get("restated_step_prob", 0.0)), float(init.get("restated_more_prob", 0.0)))
 
 
 def _fmt(value) -> str:
@@ -226,13 +228,17 @@ class Runner:
         init = self.init_dir(seed)
         args = self.trainer_args(None, seed, self.out / "init" / f"seed{seed}.cfg")
         cfg = self.resolved(args)
-        want = fingerprint({**{k: _dig(cfg, k) for k in INIT_KEYS}, "restated": self.exp.restated_step_prob})
+        restated = {"restated": self.exp.restated_step_prob}
+        if self.exp.restated_more_prob:
+            restated["restated_more"] = self.exp.restated_more_prob
+        want = fingerprint({**{k: _dig(cfg, k) for k in INIT_KEYS}, **restated})
         stamp = init / "experiment_init.json"
         if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == want:
             self.log(f"[reward_design] init seed {seed}: reusing {init}")
             return init
         self.log(f"[reward_design] init seed {seed}: building + warming up the initial model")
-        task = {"build_init": str(init), "restated_step_prob": self.exp.restated_step_prob, "args": args}
+        task = {"build_init": str(init), "restated_step_prob": self.exp.restated_step_prob,
+                "restated_more_prob": self.exp.restated_more_prob, "args": args}
         rc, tail = self._spawn(f"init/seed{seed}", task, self.out / "init" / f"seed{seed}.log", None, 0)
         if rc != 0:
             raise RuntimeError(f"building the initial model of seed {seed} failed (rc {rc}):\n{tail}")

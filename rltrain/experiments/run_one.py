@@ -24,25 +24,37 @@ import sys
 from pathlib import Path
 
 
-def with_restated_step(problem, rng: random.Random):
-    """The problem with one of its equation lines written twice in a row (a correct but
-    redundant step, as a model that restates its last line would write)."""
+MAX_RESTATEMENTS = 4
+
+
+def with_restated_step(problem, rng: random.Random, more_prob: float = 0.0):
+    """The problem with one of its equation lines written again right after it (a correct but
+    redundant step, as a model that restates its last line would write); with `more_prob` > 0
+    the line is restated once more with that probability, again and again (at most
+    MAX_RESTATEMENTS times in all), as a model that starts repeating itself does."""
     from dataclasses import replace
 
     k = rng.randrange(len(problem.steps))
-    return replace(problem, steps=problem.steps[:k + 1] + problem.steps[k:])
+    times = 1
+    while more_prob > 0 and times < MAX_RESTATEMENTS and rng.random() < more_prob:
+        times += 1
+    steps = problem.steps[:k + 1] + (problem.steps[k],) * times + problem.steps[k + 1:]
+    return replace(problem, steps=steps)
 
 
-def restating(prob: float, seed: int):
-    """A `supervised_warmup` rewrite: with probability `prob` the solution restates one step."""
+def restating(prob: float, seed: int, more_prob: float = 0.0):
+    """A `supervised_warmup` rewrite: with probability `prob` the solution restates one step
+    (see `with_restated_step` for `more_prob`)."""
     rng = random.Random(seed)
-    return lambda p: with_restated_step(p, rng) if rng.random() < prob else p
+    return lambda p: with_restated_step(p, rng, more_prob) if rng.random() < prob else p
 
 
-def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0.0) -> dict:
+def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0.0,
+               restated_more_prob: float = 0.0) -> dict:
     """Build + warm up the built-in model as the trainer would for this config (the trainer's
     own `_builtin_policy` when restated_prob == 0; else the same model / tokenizer / seeds and
-    warm-up, with a fraction `restated_prob` of the solutions restating one step)."""
+    warm-up, with a fraction `restated_prob` of the solutions restating one step, see
+    `with_restated_step` for `restated_more_prob`)."""
     import numpy as np
     import torch
 
@@ -69,12 +81,13 @@ def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0
         w = cfg.warmup
         losses = supervised_warmup(lm, tok, task, WarmupConfig(steps=w.steps, lr=w.lr, batch_size=w.batch_size,
                                                                seed=cfg.run.seed + 7),
-                                   rewrite=restating(restated_prob, cfg.run.seed + 8)) if w.steps else []
+                                   rewrite=restating(restated_prob, cfg.run.seed + 8, restated_more_prob)) if w.steps else []
         save_tiny(lm, tok, parent / "init_model")
     else:
         _, _, losses = _builtin_policy(cfg, parent, is_main=True)
     info = {"warmup_steps": len(losses), "warmup_loss_first": losses[0] if losses else None,
-            "warmup_loss_last": losses[-1] if losses else None, "restated_step_prob": restated_prob}
+            "warmup_loss_last": losses[-1] if losses else None, "restated_step_prob": restated_prob,
+            "restated_more_prob": restated_more_prob}
     (parent / "init_model" / "warmup.json").write_text(json.dumps(info, indent=2) + "\n")
     shutil.rmtree(init_dir, ignore_errors=True)
     (parent / "init_model").rename(init_dir)
@@ -115,7 +128,8 @@ def run_from_init(init_dir: Path, trainer_args: list[str]) -> int:
 def serve() -> int:
     """`run_one --worker`: run tasks one after another in this process (imports paid once).
 
-    Reads one JSON task a line from stdin ({"build_init": DIR, "restated_step_prob": P} or
+    Reads one JSON task a line from stdin ({"build_init": DIR, "restated_step_prob": P,
+    "restated_more_prob": Q} or
     {"init": DIR}, plus "args": trainer args and "log": file for the task's stdout / stderr)
     and answers one JSON line {"rc": int} on stdout. An exception is written to the task's log
     and answered with rc 1; the worker goes on with the next task.
@@ -137,7 +151,8 @@ def serve() -> int:
             try:
                 if "build_init" in task:
                     print(json.dumps(build_init(Path(task["build_init"]), task["args"],
-                                                task.get("restated_step_prob", 0.0))), flush=True)
+                                                task.get("restated_step_prob", 0.0),
+                                                task.get("restated_more_prob", 0.0))), flush=True)
                 else:
                     rc = run_from_init(Path(task["init"]), task["args"]) or 0
             except SystemExit as exc:
@@ -179,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--build-init", type=Path)
     parser.add_argument("--restated-step-prob", type=float, default=0.0,
                         help="with --build-init: warm-up solutions that restate one step, this often")
+    parser.add_argument("--restated-more-prob", type=float, default=0.0,
+                        help="with --build-init: chance of each further restatement of that step")
     args = parser.parse_args(argv[:cut])
     trainer_args = argv[cut + 1:]
     if "OMP_NUM_THREADS" not in os.environ:
@@ -186,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(1)
     if args.build_init is not None:
-        print(json.dumps(build_init(args.build_init, trainer_args, args.restated_step_prob)), flush=True)
+        print(json.dumps(build_init(args.build_init, trainer_args, args.restated_step_prob,
+                                    args.restated_more_prob)), flush=True)
         return 0
     return run_from_init(args.init, trainer_args)
 
