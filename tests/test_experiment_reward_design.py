@@ -89,3 +89,26 @@ def test_consistency_orm_sees_only_the_response():
     noisy = ConsistencyORM(noise=0.3)
     flips = sum(noisy.score_text_steps([f"{i} + 1 = {i + 1}\n\n", f"\\boxed{{{i + 1}}}"]) == 0.0 for i in range(400))
     assert 60 < flips < 180  # about 30% of consistent responses are misjudged
+
+
+def test_restated_steps_in_the_warm_up():
+    import random
+
+    from rltrain.experiments.run_one import MAX_RESTATEMENTS, with_restated_step
+    from rltrain.tasks.arithmetic import ArithmeticConfig, make_problems
+
+    problems = make_problems(300, 0, ArithmeticConfig(min_ops=2, max_ops=3))
+    once = [with_restated_step(p, random.Random(i)) for i, p in enumerate(problems)]
+    assert all(len(r.steps) == len(p.steps) + 1 for r, p in zip(once, problems))
+    assert all(set(r.steps) == set(p.steps) and r.answer == p.answer for r, p in zip(once, problems))
+    rng = random.Random(1)
+    extra = [len(with_restated_step(p, rng, more_prob=0.5).steps) - len(p.steps) for p in problems]
+    assert min(extra) == 1 and max(extra) == MAX_RESTATEMENTS
+    assert 1.6 < sum(extra) / len(extra) < 2.1  # 1 + 0.5 + 0.25 + 0.125 = 1.875 expected
+    for p in problems[:50]:  # the repeats are consecutive copies of one line
+        r = with_restated_step(p, rng, more_prob=0.9)
+        k = next(i for i in range(len(r.steps) - 1) if r.steps[i] == r.steps[i + 1])
+        n = len(r.steps) - len(p.steps)
+        assert r.steps[:k + 1] + r.steps[k + 1 + n:] == p.steps
+    exp = load_experiment(REPO / "configs" / "experiments" / "reward_design.yaml")
+    assert exp.restated_step_prob > 0 and exp.restated_more_prob > 0
