@@ -89,8 +89,8 @@ def test_step_checker_reads_each_prompt():
     steps = [["3 * 2 = 6\n\n", "\\boxed{6}"], ["3 * 2 = 6\n\n", "\\boxed{6}"]]
     ids = torch.ones(2, 4, dtype=torch.int64)
     mask = torch.ones(2, 4, dtype=torch.bool)
-    batch = ScoringBatch(["Start with 3. Multiply by 2. What is the result?", "Start with 3. Add 4. What is the result?"],
-                         ids, mask, segment_steps(ids, mask, []), steps)
+    prompts = ["Start with 3. Multiply by 2. What is the result?", "Start with 3. Add 4. What is the result?"]
+    batch = ScoringBatch(prompts, ids, mask, segment_steps(ids, mask, []), steps)
     assert ArithmeticStepChecker().score_steps(batch).tolist() == [[pytest.approx(0.9)] * 2, [pytest.approx(0.1)] * 2]
     assert ArithmeticStepChecker(question_aware=False).score_steps(batch).tolist() == [[pytest.approx(0.9)] * 2] * 2
 

@@ -79,9 +79,10 @@ def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0
         tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
         lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
         w = cfg.warmup
+        rewrite = restating(restated_prob, cfg.run.seed + 8, restated_more_prob)
         losses = supervised_warmup(lm, tok, task, WarmupConfig(steps=w.steps, lr=w.lr, batch_size=w.batch_size,
                                                                seed=cfg.run.seed + 7),
-                                   rewrite=restating(restated_prob, cfg.run.seed + 8, restated_more_prob)) if w.steps else []
+                                   rewrite=rewrite) if w.steps else []
         save_tiny(lm, tok, parent / "init_model")
     else:
         _, _, losses = _builtin_policy(cfg, parent, is_main=True)
