@@ -228,10 +228,8 @@ class Runner:
         init = self.init_dir(seed)
         args = self.trainer_args(None, seed, self.out / "init" / f"seed{seed}.cfg")
         cfg = self.resolved(args)
-        restated = {"restated": self.exp.restated_step_prob}
-        if self.exp.restated_more_prob:
-            restated["restated_more"] = self.exp.restated_more_prob
-        want = fingerprint({**{k: _dig(cfg, k) for k in INIT_KEYS}, **restated})
+        want = fingerprint({**{k: _dig(cfg, k) for k in INIT_KEYS}, "restated": self.exp.restated_step_prob,
+                            "restated_more": self.exp.restated_more_prob})
         stamp = init / "experiment_init.json"
         if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == want:
             self.log(f"[reward_design] init seed {seed}: reusing {init}")

@@ -25,28 +25,10 @@ from typing import Sequence
 import torch
 
 from rltrain.rewards.base import ScoringBatch
-from rltrain.tasks.arithmetic import _EQUATION, OPS, check_equation
+from rltrain.tasks.arithmetic import _EQUATION, check_equation, reference_chain
 
 _SPECIAL = re.compile(r"<\|[^|>]*\|>")
 _BOXED = re.compile(r"\\boxed\{\s*(-?\d+)\s*\}")
-_QUESTION = re.compile(r"Start with (-?\d+)\.\s*(.+?)\.\s*What is the result\?", re.IGNORECASE)
-_OPERATION = re.compile(r"^\s*(add|subtract|multiply by)\s+(-?\d+)\s*$", re.IGNORECASE)
-_SYMBOL = {word: sym for sym, (word, _) in OPS.items()}
-
-
-def reference_chain(prompt: str) -> tuple[int, ...] | None:
-    """Values a correct solution passes through (start, after each operation; the last one is
-    the answer) for the arithmetic question in `prompt`; None if it holds no such question."""
-    m = _QUESTION.search(prompt)
-    if m is None:
-        return None
-    values = [int(m.group(1))]
-    for part in re.split(r",\s*then\s+", m.group(2)):
-        op = _OPERATION.match(part)
-        if op is None:
-            return None
-        values.append(OPS[_SYMBOL[op.group(1).lower()]][1](values[-1], int(op.group(2))))
-    return tuple(values)
 
 
 class ArithmeticStepChecker:

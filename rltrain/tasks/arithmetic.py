@@ -5,7 +5,8 @@
 
 The answer is the number in the final \\boxed{}. `corrupt_solution` injects wrong lines
 (a wrong result that later lines then carry forward, as a model's slip would), giving
-labelled steps for reward-model training.
+labelled steps for reward-model training. `reference_chain` reads a question back (from a
+whole prompt) into the values its correct solution passes through.
 """
 from __future__ import annotations
 
@@ -64,6 +65,26 @@ def make_problem(rng: random.Random, config: ArithmeticConfig = ArithmeticConfig
         steps.append(f"{value} {sym} {n} = {result}")
         value = result
     return ArithmeticProblem(start, tuple(ops), question, tuple(steps), value)
+
+
+_QUESTION = re.compile(r"Start with (-?\d+)\.\s*(.+?)\.\s*What is the result\?", re.IGNORECASE)
+_SYMBOL = {word: sym for sym, (word, _) in OPS.items()}
+_OPERATION = re.compile(rf"^\s*({'|'.join(map(re.escape, _SYMBOL))})\s+(-?\d+)\s*$", re.IGNORECASE)
+
+
+def reference_chain(prompt: str) -> tuple[int, ...] | None:
+    """Values a correct solution passes through (start, after each operation; the last one is
+    the answer) for the arithmetic question in `prompt`; None if it holds no such question."""
+    m = _QUESTION.search(prompt)
+    if m is None:
+        return None
+    values = [int(m.group(1))]
+    for part in re.split(r",\s*then\s+", m.group(2)):
+        op = _OPERATION.match(part)
+        if op is None:
+            return None
+        values.append(OPS[_SYMBOL[op.group(1).lower()]][1](values[-1], int(op.group(2))))
+    return tuple(values)
 
 
 def make_problems(count: int, seed: int, config: ArithmeticConfig = ArithmeticConfig()) -> list[ArithmeticProblem]:
