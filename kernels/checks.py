@@ -6,6 +6,8 @@ from typing import Sequence
 
 import torch
 
+from kernels.step_delimiter import StepDelimiter
+
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 MASK_DTYPES = (torch.bool,) + INT_DTYPES + FLOAT_DTYPES
@@ -49,22 +51,23 @@ def check_finite_scalar(op: str, name: str, value: object, *, low: float | None 
     return value
 
 
-def as_separator_tensor(op: str, separator_ids: object, device: torch.device) -> torch.Tensor:
-    """Accept a 1-D integer tensor or a sequence of ints; return int64 on `device`."""
+def as_step_delimiter(op: str, separator_ids: object) -> StepDelimiter:
+    """Accept a `StepDelimiter`, a 1-D integer tensor or a sequence of ints (a plain id set)."""
+    if isinstance(separator_ids, StepDelimiter):
+        return separator_ids
     if isinstance(separator_ids, torch.Tensor):
         check_tensor(op, "separator_ids", separator_ids, ndim=1, dtypes=INT_DTYPES)
-        sep = separator_ids.to(device=device, dtype=torch.int64)
+        ids = [int(i) for i in separator_ids.tolist()]
     else:
         try:
             ids = [int(i) for i in separator_ids]  # type: ignore[union-attr]
         except (TypeError, ValueError):
             raise ValueError(
-                f"{op}: `separator_ids` must be a 1-D integer tensor or a sequence of ints, "
+                f"{op}: `separator_ids` must be a StepDelimiter, a 1-D integer tensor or a sequence of ints, "
                 f"got {separator_ids!r}"
             ) from None
         if any(isinstance(i, bool) for i in separator_ids):  # type: ignore[union-attr]
             raise ValueError(f"{op}: `separator_ids` must hold ints, not bools")
-        sep = torch.tensor(ids, dtype=torch.int64, device=device)
-    if sep.numel() and int(sep.min()) < 0:
-        raise ValueError(f"{op}: `separator_ids` must be >= 0, got {int(sep.min())}")
-    return sep
+    if ids and min(ids) < 0:
+        raise ValueError(f"{op}: `separator_ids` must be >= 0, got {min(ids)}")
+    return StepDelimiter.from_ids(ids)

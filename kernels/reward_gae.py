@@ -6,8 +6,9 @@ from dataclasses import dataclass
 import torch
 
 from kernels.backend import resolve_backend
-from kernels.checks import FLOAT_DTYPES, as_separator_tensor, check_finite_scalar, check_tensor
+from kernels.checks import FLOAT_DTYPES, as_step_delimiter, check_finite_scalar, check_tensor
 from kernels.segmentation import check_token_inputs, valid_and_lengths
+from kernels.step_delimiter import StepDelimiter
 
 _OP = "fused_reward_gae"
 SHAPING_MODES = ("none", "clip", "delta", "clip_delta")
@@ -46,12 +47,16 @@ def fused_reward_gae(
 
     token_ids [B, T] int; mask [B, T] (nonzero = valid, right-padded); values [B, T] float
     (critic V_t); outcome [B] float (success reward + ORM term, added at the last valid
-    token); separator_ids: 1-D ints closing a step (None: one step per response);
-    step_scores [B, K] float PRM scores, K >= max num_steps (None: no process reward;
-    columns >= num_steps[b] are never read); logprobs / ref_logprobs [B, T] float, both or
-    neither (KL penalty -kl_coef * (logp - ref) on every valid token).
+    token); separator_ids: a `StepDelimiter` or ids, as in `segment_steps` (None: one step
+    per response); step_scores [B, K] float PRM scores, K >= max num_steps (None: no process
+    reward; columns >= num_steps[b] are never read); logprobs / ref_logprobs [B, T] float, both
+    or neither (KL penalty -kl_coef * (logp - ref) on every valid token).
     Outputs carry no gradient (they are PPO targets). Semantics: ../shared/DESIGN.md
     "Kernel semantics".
+    Raises ValueError naming the argument for bad shapes / dtypes / options, a mask that is not
+    right-padded, and a NaN or infinite value at a valid position of `values`, `logprobs`,
+    `ref_logprobs`, in `outcome`, or in a step score that is read (naming the first such row):
+    a reward model or critic that emits NaN is a bug to surface, not to hide.
     """
     token_ids, mask = check_token_inputs(_OP, token_ids, mask)
     B, T = token_ids.shape
@@ -75,24 +80,45 @@ def fused_reward_gae(
     kl_coef = check_finite_scalar(_OP, "kl_coef", kl_coef)
     gamma = check_finite_scalar(_OP, "gamma", gamma, low=0.0, high=1.0)
     lam = check_finite_scalar(_OP, "lam", lam, low=0.0, high=1.0)
-    sep = None if separator_ids is None else as_separator_tensor(_OP, separator_ids, dev)
+    sep = StepDelimiter.from_ids(()) if separator_ids is None else as_step_delimiter(_OP, separator_ids)
     args = (sep, step_scores, logprobs, ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam)
 
     chosen = resolve_backend(backend, dev, _OP)
     if chosen == "triton":
         from kernels.reward_gae_triton import reward_gae_triton
 
-        rewards, advantages, returns, num_steps, gaps = reward_gae_triton(token_ids, mask, values, outcome, *args)
-        max_steps, bad_rows = torch.stack([num_steps.max(), gaps.sum()]).tolist() if B else (0, 0)
-        if bad_rows:
-            raise ValueError(f"{_OP}: `mask` must be right-padded (1 for the first L_b positions, 0 after)")
+        rewards, advantages, returns, num_steps, status = reward_gae_triton(token_ids, mask, values, outcome, *args)
+        max_steps, worst = torch.stack([num_steps.max(), status.max()]).tolist() if B else (0, 0)
+        if worst:
+            _raise_for_status(status)
     else:
-        from kernels.reward_gae_torch import reward_gae_torch
+        from kernels.reward_gae_torch import NonFiniteInput, reward_gae_torch
 
         valid, lengths = valid_and_lengths(_OP, mask)
-        rewards, advantages, returns, num_steps = reward_gae_torch(token_ids, valid, lengths, values, outcome, *args)
+        try:
+            rewards, advantages, returns, num_steps = reward_gae_torch(token_ids, valid, lengths, values, outcome,
+                                                                       *args)
+        except NonFiniteInput as exc:
+            raise _non_finite(exc.name, exc.row) from None
         max_steps = int(num_steps.max()) if B and step_scores is not None else 0
     if step_scores is not None and max_steps > step_scores.shape[1]:
         raise ValueError(f"{_OP}: `step_scores` has {step_scores.shape[1]} columns but a response has "
                          f"{max_steps} steps (need K >= max num_steps)")
     return RewardGAE(rewards, advantages, returns, num_steps)
+
+
+def _non_finite(name: str, row: int) -> ValueError:
+    where = "" if name == "outcome" else " at a valid position" if name != "step_scores" else " in a read step"
+    return ValueError(f"{_OP}: `{name}` has a NaN or infinite value{where} in row {row}")
+
+
+def _raise_for_status(status: torch.Tensor) -> None:
+    from kernels.reward_gae_triton import STATUS_BITS
+
+    for name, bit in STATUS_BITS:
+        rows = torch.nonzero(status & bit).flatten().tolist()
+        if rows and name == "mask":
+            raise ValueError(f"{_OP}: `mask` must be right-padded (1 for the first L_b positions, 0 after)")
+        if rows:
+            raise _non_finite(name, rows[0])
+    raise AssertionError(f"{_OP}: unknown status {status.tolist()}")

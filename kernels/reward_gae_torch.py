@@ -11,6 +11,15 @@ import torch.nn.functional as F
 
 from kernels.scan_torch import discounted_reverse_cumsum
 from kernels.segmentation import step_boundaries_torch
+from kernels.step_delimiter import StepDelimiter
+
+
+class NonFiniteInput(ValueError):
+    """A valid input entry is NaN or infinite; `name` is the argument, `row` the first bad row."""
+
+    def __init__(self, name: str, row: int):
+        super().__init__(name, row)
+        self.name, self.row = name, row
 
 
 def shape_step_scores(scores: torch.Tensor, num_steps: torch.Tensor, shaping: str,
@@ -30,32 +39,56 @@ def shape_step_scores(scores: torch.Tensor, num_steps: torch.Tensor, shaping: st
     return c - torch.where(k < K - 1, c_next, torch.zeros_like(c_next))
 
 
-def _zero_padding_(x: torch.Tensor, valid_f: torch.Tensor) -> torch.Tensor:
-    """In place: x *= mask, keeping padded positions 0 even where they held inf or NaN."""
+def _zero_padding_(x: torch.Tensor, valid_f: torch.Tensor) -> bool:
+    """In place: x *= mask, keeping padded positions 0 even where they held inf or NaN.
+    Returns whether every valid entry is finite."""
     x.mul_(valid_f)
-    if not bool(torch.isfinite(x.sum())):  # one cheap reduction; the slow path is rare
-        x.masked_fill_(valid_f == 0, 0.0)
-    return x
+    if bool(torch.isfinite(x.sum())):  # one cheap reduction; the slow path is rare
+        return True
+    x.masked_fill_(valid_f == 0, 0.0)
+    return bool(torch.isfinite(x).all())
 
 
-def reward_gae_torch(token_ids, valid, lengths, values, outcome, separator_ids, step_scores, logprobs,
-                     ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam):
+def _first_row(bad: torch.Tensor) -> int:
+    """Index of the first row of [B, ...] `bad` with a True entry."""
+    return int(torch.nonzero(bad.reshape(bad.shape[0], -1).any(dim=1))[0])
+
+
+def _check_token_input(name: str, x: torch.Tensor, valid_f: torch.Tensor) -> None:
+    bad = ~torch.isfinite(x) & (valid_f != 0)
+    if bool(bad.any()):
+        raise NonFiniteInput(name, _first_row(bad))
+
+
+def reward_gae_torch(token_ids, valid, lengths, values, outcome, delimiter: StepDelimiter, step_scores,
+                     logprobs, ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam):
     """`valid` [B, T] uint8 and `lengths` [B] from `valid_and_lengths`; the rest as validated
     by `fused_reward_gae`. Returns (rewards, advantages, returns) float32 [B, T], num_steps [B] int32.
+    Raises NonFiniteInput for a NaN / inf at a valid position, in `outcome`, or in a step score
+    that is read (column < num_steps).
     """
     B, T = valid.shape
     valid_f = valid.to(torch.float32)
+    if not bool(torch.isfinite(outcome).all()):
+        raise NonFiniteInput("outcome", _first_row(~torch.isfinite(outcome)))
     if logprobs is not None:
         kl = torch.sub(logprobs.float(), ref_logprobs.float())
-        rewards = _zero_padding_(kl, valid_f).mul_(-kl_coef)
+        if not _zero_padding_(kl, valid_f):
+            _check_token_input("logprobs", logprobs, valid_f)
+            _check_token_input("ref_logprobs", ref_logprobs, valid_f)
+        rewards = kl.mul_(-kl_coef)
     else:
         rewards = torch.zeros((B, T), dtype=torch.float32, device=valid.device)
 
-    boundary = step_boundaries_torch(token_ids, valid, lengths, separator_ids)
+    boundary = step_boundaries_torch(token_ids, valid, lengths, delimiter)
     flat = boundary.view(-1).nonzero().squeeze(1)  # row-major: each row's boundaries in step order
     rows = torch.div(flat, T, rounding_mode="floor")
     num_steps = torch.bincount(rows, minlength=B).to(torch.int32)
     if step_scores is not None and step_scores.shape[1] > 0:
+        read = torch.arange(step_scores.shape[1], device=flat.device)[None, :] < num_steps[:, None]
+        unread_or_finite = torch.isfinite(step_scores) | ~read
+        if not bool(unread_or_finite.all()):
+            raise NonFiniteInput("step_scores", _first_row(~unread_or_finite))
         first_of_row = torch.cumsum(num_steps, 0) - num_steps
         k = torch.arange(flat.numel(), device=flat.device) - first_of_row[rows]
         shaped = shape_step_scores(step_scores.float(), num_steps, shaping, eta)
@@ -64,7 +97,9 @@ def reward_gae_torch(token_ids, valid, lengths, values, outcome, separator_ids, 
     has_tokens = torch.nonzero(lengths > 0).squeeze(1)
     rewards.index_put_((has_tokens, lengths[has_tokens] - 1), outcome[has_tokens].float(), accumulate=True)
 
-    v = _zero_padding_(values.to(torch.float32, copy=True), valid_f)
+    v = values.to(torch.float32, copy=True)
+    if not _zero_padding_(v, valid_f):
+        _check_token_input("values", values, valid_f)
     deltas = torch.sub(rewards, v, out=valid_f)  # the mask is no longer needed: reuse its buffer
     deltas[:, :-1].add_(v[:, 1:], alpha=gamma)  # v is 0 past the end: terminal value 0
     advantages = discounted_reverse_cumsum(deltas, gamma * lam)

@@ -1,8 +1,9 @@
 """Step segmentation: `segment_steps` and its torch reference.
 
-A valid position t closes a step (is a boundary) iff it is the last valid position, or
-token[t] is a separator and position t+1 is not a valid separator: each maximal run of
-separators closes one step at its last token. step_index = boundaries strictly before t.
+A valid position t closes a step (is a boundary) iff it is the last valid position, or the
+step delimiter's automaton ends a step at t (kernels/step_delimiter.py: where the response
+text has the delimiter, however it was split into tokens; for a plain id set, the last token
+of each maximal run of separator ids). step_index = boundaries strictly before t.
 """
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from dataclasses import dataclass
 
 import torch
 
+import torch.nn.functional as F
+
 from kernels.backend import resolve_backend
-from kernels.checks import INT_DTYPES, MASK_DTYPES, as_separator_tensor, check_tensor
+from kernels.checks import INT_DTYPES, MASK_DTYPES, as_step_delimiter, check_tensor
+from kernels.step_delimiter import (ADD_BIT, BLANK_BIT, CONTINUES_BIT, INTERNAL_SHIFT, MAX_STATES,
+                                    StepDelimiter)
 
 _OP = "segment_steps"
 
@@ -50,29 +55,71 @@ def valid_and_lengths(op: str, mask: torch.Tensor) -> tuple[torch.Tensor, torch.
     return valid, length.to(torch.int64)
 
 
+def _token_entries(token_ids: torch.Tensor, delimiter: StepDelimiter) -> torch.Tensor:
+    """[B, T] int64 table entries; ids outside [0, V) read the last entry."""
+    table = delimiter.table_on(token_ids.device)
+    vocab = table.numel() - 1
+    ids = token_ids.to(torch.int64)
+    ids = torch.where((ids >= 0) & (ids < vocab), ids, vocab)
+    return table.index_select(0, ids.reshape(-1)).view(ids.shape)
+
+
+def _compose_maps(earlier: torch.Tensor, later: torch.Tensor, num_states: int) -> torch.Tensor:
+    """Packed 4-bit state maps: (later after earlier)(s) = later(earlier(s))."""
+    out = torch.zeros_like(earlier)
+    for s in range(num_states):
+        mid = (earlier >> (4 * s)) & 15
+        out |= ((later >> (4 * mid)) & 15) << (4 * s)
+    return out
+
+
+def _states_after(entries: torch.Tensor, delimiter: StepDelimiter) -> torch.Tensor:
+    """[B, T] int64: the automaton's state after each token, starting from state 0."""
+    run = delimiter.run_state
+    if delimiter.simple:
+        # s_t = min(value at the last constant map c <= t + the add values after c, run)
+        is_add = ((entries >> ADD_BIT) & 1).bool()
+        value = entries & 15
+        added = torch.cumsum(torch.where(is_add, value, 0), dim=1)
+        position = torch.arange(entries.shape[1], device=entries.device).expand_as(entries)
+        last_const = torch.cummax(torch.where(is_add, -1, position), dim=1).values
+        at = last_const.clamp(min=0)
+        base = torch.where(last_const >= 0, value.gather(1, at) - added.gather(1, at), 0)
+        return (base + added).clamp_(max=run)
+    prefix = entries & ((1 << (4 * MAX_STATES)) - 1)
+    shift = 1
+    while shift < prefix.shape[1]:  # Hillis-Steele scan: log2(T) rounds of composition
+        prefix = torch.cat([prefix[:, :shift], _compose_maps(prefix[:, :-shift], prefix[:, shift:],
+                                                             delimiter.num_states)], dim=1)
+        shift *= 2
+    return prefix & 15
+
+
 def step_boundaries_torch(token_ids: torch.Tensor, valid: torch.Tensor, lengths: torch.Tensor,
-                          separator_ids: torch.Tensor | None) -> torch.Tensor:
+                          delimiter: StepDelimiter) -> torch.Tensor:
     """[B, T] uint8 boundary flags (torch reference); `valid` [B, T] uint8, `lengths` [B]."""
     B, T = valid.shape
     boundary = torch.zeros_like(valid)
-    if separator_ids is not None and separator_ids.numel() and valid.numel():
-        flat = token_ids.reshape(-1)
-        low, high = (int(x) for x in torch.aminmax(flat))
-        shift = 1 if low < 0 else 0  # negative ids (padding such as -100) look up as "no separator"
-        if shift:
-            flat = flat.clamp(min=-1) + 1
-        table = torch.zeros(max(int(separator_ids.max()), high) + 1 + shift, dtype=torch.uint8, device=valid.device)
-        table[separator_ids + shift] = 1
-        sep = table.index_select(0, flat).view(B, T) & valid
-        torch.bitwise_and(sep[:, :-1], sep[:, 1:] ^ 1, out=boundary[:, :-1])
+    if valid.numel():
+        entries = _token_entries(token_ids, delimiter)
+        after = _states_after(entries, delimiter)
+        before = F.pad(after[:, :-1], (1, 0))
+        internal = (entries >> (INTERNAL_SHIFT + before)) & 1
+        continues = ((entries >> CONTINUES_BIT) & 1) & valid
+        next_continues = F.pad(continues[:, 1:], (0, 1))
+        run_end = (internal | ((after == delimiter.run_state) & (next_continues == 0))).to(torch.uint8) & valid
+        position = torch.arange(T, device=valid.device)
+        nonblank = (((entries >> BLANK_BIT) & 1) == 0) & valid.bool()
+        last_nonblank = torch.where(nonblank, position, -1).amax(dim=1)
+        boundary = run_end & (position[None, :] < last_nonblank[:, None])
     rows = torch.nonzero(lengths > 0).squeeze(1)
     boundary[rows, lengths[rows] - 1] = 1
     return boundary
 
 
 def segment_steps_torch(token_ids: torch.Tensor, valid: torch.Tensor, lengths: torch.Tensor,
-                        separator_ids: torch.Tensor | None) -> StepSegments:
-    boundary = step_boundaries_torch(token_ids, valid, lengths, separator_ids)
+                        delimiter: StepDelimiter) -> StepSegments:
+    boundary = step_boundaries_torch(token_ids, valid, lengths, delimiter)
     inclusive = torch.cumsum(boundary, dim=1, dtype=torch.int32)
     step_index = (inclusive - boundary).masked_fill_(valid == 0, -1)
     return StepSegments(step_index, boundary.view(torch.bool), inclusive[:, -1].clone() if valid.shape[1]
@@ -84,11 +131,14 @@ def segment_steps(token_ids: torch.Tensor, mask: torch.Tensor, separator_ids, *,
     """Split each right-padded response into reasoning steps.
 
     token_ids [B, T] int, mask [B, T] (bool/int/float, nonzero = valid, right-padded),
-    separator_ids 1-D int tensor or sequence of ints (may be empty: one step per response).
+    separator_ids: a `StepDelimiter` (steps follow the text, however the tokenizer split it;
+    `rltrain.data.separator_token_ids(tokenizer, "\n\n")` builds one), or a 1-D int tensor or
+    sequence of ints (each maximal run of these ids closes one step; empty: one step per response).
     Returns StepSegments(step_index [B, T] int32, is_boundary [B, T] bool, num_steps [B] int32).
+    Raises ValueError naming the argument for bad shapes, dtypes, a mask that is not right-padded.
     """
     token_ids, mask = check_token_inputs(_OP, token_ids, mask)
-    sep = as_separator_tensor(_OP, separator_ids, token_ids.device)
+    sep = as_step_delimiter(_OP, separator_ids)
     chosen = resolve_backend(backend, token_ids.device, _OP)
     if chosen == "triton":
         from kernels.segmentation_triton import segment_steps_triton

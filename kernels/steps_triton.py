@@ -1,32 +1,29 @@
-"""Triton building blocks shared by the step kernels: separator lookup and boundary test."""
+"""Triton building blocks shared by the step kernels: the step-delimiter automaton, block by block.
+
+Each token's table entry (kernels/step_delimiter.py) holds its state map. Inside a block the
+state BEFORE each token is an exclusive prefix scan of the maps (the previous token's map
+loaded at offset - 1, the identity at the block's first position), applied to the state
+carried in from the previous block; the state after the token is its own map applied once.
+`simple` tables (constant or saturating-add maps) scan a packed int32 (add flag * 16 + value);
+others compose 4-bit state maps packed in an int64.
+"""
 from __future__ import annotations
 
 import torch
 import triton
 import triton.language as tl
 
+from kernels.scan_triton import prefix_scan_states
+from kernels.step_delimiter import (ADD_BIT, BLANK_BIT, CONTINUES_BIT, INTERNAL_SHIFT, MAX_STATES,
+                                    StepDelimiter)
+
 INTERPRETED = bool(triton.knobs.runtime.interpret)
-_TABLES: dict[tuple, torch.Tensor] = {}
-
-
-def separator_table(separator_ids: torch.Tensor | None, device: torch.device) -> torch.Tensor:
-    """uint8 lookup table [max_id + 1] with 1 at every separator id ([1] of zeros if none).
-
-    A table makes the separator test one gather per token whatever the size of the set
-    (a tokenizer can have hundreds of tokens ending in a blank line). Cached per set.
-    """
-    ids = () if separator_ids is None else tuple(separator_ids.tolist())
-    key = (device, ids)
-    table = _TABLES.get(key)
-    if table is None:
-        table = torch.zeros(max(ids, default=0) + 1, dtype=torch.uint8)
-        if ids:
-            table[list(ids)] = 1
-        table = table.to(device)
-        if len(_TABLES) > 64:
-            _TABLES.clear()
-        _TABLES[key] = table
-    return table
+_MAP_MASK = tl.constexpr((1 << (4 * MAX_STATES)) - 1)
+_IDENTITY = tl.constexpr(sum(s << (4 * s) for s in range(MAX_STATES)))
+_INTERNAL = tl.constexpr(INTERNAL_SHIFT)
+_CONTINUES = tl.constexpr(CONTINUES_BIT)
+BLANK_FLAG = tl.constexpr(BLANK_BIT)
+_ADD = tl.constexpr(ADD_BIT)
 
 
 def as_loadable_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -48,23 +45,56 @@ def block_size(T: int, cap: int = 1024) -> int:
     return max(16, min(triton.next_power_of_2(max(T, 1)), 4096 if INTERPRETED else cap))
 
 
-@triton.jit
-def is_separator(tok, table_ptr, table_size):
-    inside = (tok >= 0) & (tok < table_size)
-    return tl.load(table_ptr + tok, mask=inside, other=0) != 0
+def delimiter_args(delimiter: StepDelimiter, device: torch.device) -> tuple[torch.Tensor, int, int, bool]:
+    """(table on device, table size, run state, simple) for a kernel launch."""
+    table = delimiter.table_on(device)
+    return table, table.numel(), delimiter.run_state, delimiter.simple
 
 
 @triton.jit
-def step_boundaries(tok_row, mask_row, table_ptr, table_size, offs, T):
-    """For positions `offs` of one row: (valid, next_valid, boundary) as int1 blocks."""
-    inb = offs < T
-    nxt = offs + 1
-    nxt_inb = nxt < T
-    valid = tl.load(mask_row + offs, mask=inb, other=0) != 0
-    next_valid = tl.load(mask_row + nxt, mask=nxt_inb, other=0) != 0
+def row_masks(mask_row, offs, T):
+    """(valid, next_valid) int1 blocks for positions `offs` of one row."""
+    valid = tl.load(mask_row + offs, mask=offs < T, other=0) != 0
+    next_valid = tl.load(mask_row + offs + 1, mask=offs + 1 < T, other=0) != 0
+    return valid, next_valid
+
+
+@triton.jit
+def step_states(tok_row, mask_row, table_ptr, table_size, run, offs, start, T, carry, SIMPLE: tl.constexpr,
+                BLOCK: tl.constexpr):
+    """One block of one row, `carry` = the state after position start - 1 (0 at the row start).
+
+    Returns (valid, next_valid, run_end, nonblank, carry_out): int1 blocks, run_end = a step
+    may end at this token (before the blank-tail rule); carry_out = the state after the block's
+    last position (int32 scalar).
+    """
+    valid = tl.load(mask_row + offs, mask=offs < T, other=0) != 0
+    next_valid = tl.load(mask_row + offs + 1, mask=offs + 1 < T, other=0) != 0
+    prev_ok = valid & (offs > start)
+    # ids outside the vocabulary (and -1 at masked lanes) read the table's last entry
+    outside = table_size - 1
     tok = tl.load(tok_row + offs, mask=valid, other=-1)
-    next_tok = tl.load(tok_row + nxt, mask=next_valid, other=-1)
-    sep = is_separator(tok, table_ptr, table_size) & valid
-    next_sep = is_separator(next_tok, table_ptr, table_size) & next_valid
-    boundary = valid & ((next_valid == 0) | (sep & (next_sep == 0)))
-    return valid, next_valid, boundary
+    e = tl.load(table_ptr + tl.where((tok >= 0) & (tok < outside), tok, outside))
+    tok = tl.load(tok_row + offs - 1, mask=prev_ok, other=-1)
+    e_prev = tl.load(table_ptr + tl.where((tok >= 0) & (tok < outside), tok, outside))
+    tok = tl.load(tok_row + offs + 1, mask=next_valid, other=-1)
+    e_next = tl.load(table_ptr + tl.where((tok >= 0) & (tok < outside), tok, outside))
+    if SIMPLE:
+        code = (((e_prev >> _ADD) & 1) * 16 + (e_prev & 15)).to(tl.int32)
+        prefix = prefix_scan_states(tl.where(prev_ok, code, 16), True, BLOCK)
+        s_prev = tl.where((prefix & 16) != 0, tl.minimum(carry + (prefix & 15), run), prefix & 15)
+        v = (e & 15).to(tl.int32)
+        s_after = tl.where(((e >> _ADD) & 1) != 0, tl.minimum(s_prev + v, run), v)
+    else:
+        maps = tl.where(prev_ok, e_prev & _MAP_MASK, _IDENTITY)
+        prefix = prefix_scan_states(maps, False, BLOCK)
+        s_prev = ((prefix >> (4 * carry)) & 15).to(tl.int32)
+        s_after = ((e >> (4 * s_prev)) & 15).to(tl.int32)
+    internal = ((e >> (s_prev.to(tl.int64) + _INTERNAL)) & 1) != 0
+    continued = next_valid & (((e_next >> _CONTINUES) & 1) != 0)
+    run_end = valid & (internal | ((s_after == run) & (continued == 0)))
+    nonblank = valid & (((e >> BLANK_FLAG) & 1) == 0)
+    carry_out = tl.sum(tl.where(offs == start + BLOCK - 1, s_after, 0), 0)
+    return valid, next_valid, run_end, nonblank, carry_out
+
+

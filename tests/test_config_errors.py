@@ -64,10 +64,20 @@ def test_wrong_types_are_named(override, key):
     (["model.tiny.hidden_size=100", "model.tiny.num_attention_heads=3"], "model.tiny.hidden_size"),
     (["ppo.dual_clip=0.5"], "ppo.dual_clip"),
     (["run.iterations=0"], "run.iterations"),
+    (["reward.step_delimiter=''"], "reward.step_delimiter"),
+    (["reward.step_delimiter=" + "x" * 12], "reward.step_delimiter"),
 ])
 def test_impossible_combinations_are_named(override, key):
     with pytest.raises(ConfigError, match=f"`{key}`"):
         load_config(None, override)
+
+
+def test_step_delimiter_limit_is_the_kernels_limit():
+    from kernels.step_delimiter import MAX_STATES
+    from rltrain.config.schema import MAX_STEP_DELIMITER_BYTES
+
+    assert MAX_STEP_DELIMITER_BYTES == MAX_STATES - 1
+    assert load_config(None, ["reward.step_delimiter=" + "x" * 11]).reward.step_delimiter == "x" * 11
 
 
 def test_missing_file_and_bad_override_syntax(tmp_path):

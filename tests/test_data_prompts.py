@@ -37,18 +37,33 @@ def test_encode_prompts_round_trips(tok):
     assert tok.decode(ids[1]) == format_prompt(tok, "2+2?")
 
 
-def test_separator_token_ids_are_exactly_the_tokens_ending_with_delimiter(tok):
-    ids = separator_token_ids(tok)
-    texts = {i: tok.decode([i]) for i in range(len(tok))}
-    assert ids and ids == sorted(ids)
-    assert set(ids) == {i for i, t in texts.items() if t.endswith("\n\n")}
-    assert {".\n\n", "\n\n"} <= {texts[i] for i in ids}
-    # a response with two blank-line separated steps contains separator tokens at the step ends
-    encoded = tok("Step 1: 2+3=5.\n\nStep 2: 5*2=10.\n\n\\boxed{10}", add_special_tokens=False)["input_ids"]
-    assert sum(t in set(ids) for t in encoded) == 2
+def test_separator_token_ids_close_a_step_wherever_the_text_has_a_blank_line(tok):
+    import torch
+
+    import kernels
+
+    steps = separator_token_ids(tok)
+    assert isinstance(steps, kernels.StepDelimiter) and steps.delimiter == "\n\n"
+    assert steps.vocab_size == len(tok) and steps.simple
+    text = "Step 1: 2+3=5.\n\nStep 2: 5*2=10.\n\n\\boxed{10}"
+    canonical = tok(text, add_special_tokens=False)["input_ids"]
+    newline = tok.convert_tokens_to_ids(tok.tokenize("\n"))
+    assert len(newline) == 1
+    resplit = []  # every blank line written as two "\n" tokens
+    for i in canonical:
+        piece = tok.decode([i])
+        resplit += (tok(piece[:-2], add_special_tokens=False)["input_ids"] + newline * 2
+                    if piece.endswith("\n\n") else [i])
+    assert resplit != canonical and tok.decode(resplit) == text
+    for row in (canonical, resplit, canonical + [tok.eos_token_id]):
+        seg = kernels.segment_steps(torch.tensor([row]), torch.ones(1, len(row)), steps, backend="torch")
+        assert seg.num_steps.tolist() == [3]
 
 
-def test_separator_token_ids_other_delimiter_and_errors(tok):
-    assert set(separator_token_ids(tok, ".\n\n")) <= set(separator_token_ids(tok))
+def test_separator_token_ids_cache_and_errors(tok):
+    assert separator_token_ids(tok) is separator_token_ids(tok, "\n\n")
+    assert separator_token_ids(tok, "\n").delimiter == "\n"
     with pytest.raises(ValueError, match="delimiter"):
         separator_token_ids(tok, "")
+    with pytest.raises(ValueError, match="at most"):
+        separator_token_ids(tok, "x" * 12)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from triton_aot import aot_compile, run_compile_script
 
-REWARD_FLAGS = [  # HAS_SCORES, HAS_KL, CLIP, DELTA: each branch compiled at least once, on and off
-    (True, True, True, True), (True, False, False, True), (True, True, True, False),
-    (False, True, False, False), (False, False, False, False),
+REWARD_FLAGS = [  # HAS_SCORES, HAS_KL, CLIP, DELTA, SIMPLE: each branch compiled at least once, on and off
+    (True, True, True, True, True), (True, False, False, True, False), (True, True, True, False, True),
+    (False, True, False, False, False), (False, False, False, False, True),
 ]
-TYPES = {"tok_ptr": "*i64", "mask_ptr": "*u8", "table_ptr": "*u8", "values_ptr": "*bf16", "logp_ptr": "*fp32",
-         "ref_ptr": "*fp32", "nsteps_ptr": "*i32", "gaps_ptr": "*i32", "step_ptr": "*i32", "bnd_ptr": "*i8",
-         "table_size": "i32", "T": "i32", "K_cols": "i32"}
+TYPES = {"tok_ptr": "*i64", "mask_ptr": "*u8", "table_ptr": "*i64", "values_ptr": "*bf16", "logp_ptr": "*fp32",
+         "ref_ptr": "*fp32", "nsteps_ptr": "*i32", "gaps_ptr": "*i32", "status_ptr": "*i32", "step_ptr": "*i32",
+         "bnd_ptr": "*i8", "table_size": "i32", "run": "i32", "T": "i32", "K_cols": "i32"}
 TYPES.update({name: "i64" for name in ("stride_tok", "stride_mask", "stride_val", "stride_scores", "stride_logp",
                                        "stride_ref", "stride_out")})
 
@@ -17,14 +17,15 @@ TYPES.update({name: "i64" for name in ("stride_tok", "stride_mask", "stride_val"
 def _compile_all() -> None:
     from kernels import reward_gae_triton, segmentation_triton
 
-    aot_compile(segmentation_triton._segment_kernel, TYPES, {"BLOCK": 1024})
+    for simple in (True, False):
+        aot_compile(segmentation_triton._segment_kernel, TYPES, {"SIMPLE": simple, "BLOCK": 1024})
     for flags in REWARD_FLAGS:
-        constexprs = dict(zip(("HAS_SCORES", "HAS_KL", "CLIP", "DELTA"), flags), BLOCK=1024)
+        constexprs = dict(zip(("HAS_SCORES", "HAS_KL", "CLIP", "DELTA", "SIMPLE"), flags), BLOCK=1024)
         aot_compile(reward_gae_triton._reward_gae_kernel, TYPES, constexprs)
 
 
 def test_kernels_compile_for_sm90():
-    run_compile_script(__file__, expected=1 + len(REWARD_FLAGS))
+    run_compile_script(__file__, expected=2 + len(REWARD_FLAGS))
 
 
 if __name__ == "__main__":

@@ -43,8 +43,9 @@ def policy_tok():
     return tok
 
 
-def make_batch(tok, responses=RESPONSES, prompts=PROMPTS):
-    rows = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
+def make_batch(tok, responses=RESPONSES, prompts=PROMPTS, stop=False):
+    """The responses as token ids; stop=True ends each with the stop (EOS) token, as a sampler does."""
+    rows = [tok(r, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if stop else []) for r in responses]
     width = max(1, max(len(r) for r in rows))
     ids = torch.full((len(rows), width), tok.pad_token_id)
     mask = torch.zeros((len(rows), width), dtype=torch.bool)
@@ -71,14 +72,32 @@ def test_step_tag_placement_and_read_positions(policy_tok):
         assert (scores[b, n:] == 0).all()
 
 
-def test_value_head_reads_step_ends_with_policy_ids_and_retokenized(policy_tok):
-    batch = make_batch(policy_tok)
-    reuse = ProcessRewardScorer(Probe(), policy_tok, reuse_policy_ids=True)
-    retok = ProcessRewardScorer(Probe(), policy_tok)
-    for b, row in enumerate(reuse.rows(batch)):
-        ends = torch.nonzero(batch.segments.is_boundary[b]).squeeze(1).tolist()
-        assert [row.input_ids[p] for p in row.positions] == [int(batch.response_ids[b, e]) for e in ends]
-    torch.testing.assert_close(reuse.score_steps(batch), retok.score_steps(batch))
+@pytest.mark.parametrize("kind", ["value-head", "step-tag"])
+def test_scoring_rows_are_the_training_rows_without_special_tokens(policy_tok, kind):
+    """At PPO time a reward model reads exactly the rows its training data builds (no stop token)."""
+    from rltrain.rewards.render import split_steps
+    from rltrain.rewards.training import (OutcomeExample, StepExample, encode_outcome_examples,
+                                          encode_step_examples)
+
+    batch = make_batch(policy_tok, stop=True)
+    assert batch.segments.num_steps.tolist() == [3, 1, 1, 2]  # the stop token joins the last step
+    special = set(policy_tok.all_special_ids)
+    for b, steps in enumerate(batch.step_texts):
+        assert "".join(steps) == RESPONSES[b] == policy_tok.decode(batch.response_ids[b], skip_special_tokens=True)
+        assert steps == (split_steps(RESPONSES[b]) or [""])
+        last = int(torch.nonzero(batch.segments.is_boundary[b]).flatten()[-1])
+        assert int(batch.response_ids[b, last]) == policy_tok.eos_token_id  # the reward still lands there
+    tag = policy_tok.encode(" ки")[0] if kind == "step-tag" else None
+    render = RenderConfig.math_shepherd() if tag is not None else RenderConfig()
+    scorer = ProcessRewardScorer(Probe(tag), policy_tok, tag_id=tag, render=render)
+    examples = [StepExample(p, list(steps), [1.0] * len(steps)) for p, steps in zip(PROMPTS, batch.step_texts)]
+    training = encode_step_examples(policy_tok, examples, render, tag)
+    assert [r.row for r in training] == scorer.rows(batch)
+    for row in scorer.rows(batch):
+        assert not special & set(row.input_ids)
+    orm_rows = OutcomeRewardScorer(Probe(), policy_tok).rows(batch)
+    outcome = encode_outcome_examples(policy_tok, [OutcomeExample(p, r, 1.0) for p, r in zip(PROMPTS, RESPONSES)])
+    assert [r.row for r in outcome] == orm_rows
 
 
 def test_retokenization_maps_scores_back_when_tokenizers_differ(policy_tok):
@@ -109,8 +128,8 @@ def test_padding_and_micro_batches_do_not_change_scores(policy_tok):
     orm = OutcomeRewardScorer(model, policy_tok, token_budget=1)
     out = orm.score(batch)
     assert out.shape == (4,) and ((out > 0) & (out < 1)).all()
-    torch.testing.assert_close(out, OutcomeRewardScorer(model, policy_tok, reuse_policy_ids=True).score(batch),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out, OutcomeRewardScorer(model, policy_tok).score(make_batch(policy_tok, stop=True)),
+                               atol=1e-5, rtol=1e-5)  # a trailing stop token changes nothing
 
 
 def test_zero_and_one_step_batches(policy_tok):
@@ -159,7 +178,7 @@ def test_value_head_save_load_and_plain_checkpoint_errors(policy_tok, tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         load_prm(tmp_path / "nowhere")
     step_tag = load_prm(plain, policy_tokenizer=policy_tok)  # no head: a step-tag PRM
-    assert step_tag.tag_id == policy_tok.encode(" ки")[0] and not step_tag.reuse_policy_ids
+    assert step_tag.tag_id == policy_tok.encode(" ки")[0]
 
     model = ValueHeadModel.from_backbone(plain, metadata={"role": "prm"})
     ids = torch.tensor([[5, 6, 7, 8]])
@@ -171,8 +190,7 @@ def test_value_head_save_load_and_plain_checkpoint_errors(policy_tok, tmp_path):
     torch.testing.assert_close(loaded(ids, torch.ones_like(ids)), before)
     assert loaded.metadata == {"role": "prm"}
     prm = load_prm(tmp_path / "vh", policy_tokenizer=policy_tok)
-    assert prm.tag_id is None and prm.reuse_policy_ids
-    assert not load_prm(tmp_path / "vh", policy_tokenizer=word_tokenizer()).reuse_policy_ids
+    assert prm.tag_id is None
     batch = make_batch(policy_tok)
     assert load_orm(tmp_path / "vh").score(batch).shape == (4,)
     (tmp_path / "vh" / "value_head.safetensors").write_bytes(b"")

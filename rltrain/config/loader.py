@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from rltrain.config.schema import Config
+from rltrain.config.schema import MAX_STEP_DELIMITER_BYTES, Config
 
 
 class ConfigError(ValueError):
@@ -179,7 +179,9 @@ def validate(cfg: Config) -> None:
     _require(rw.orm != "none" or rw.orm_coef == 0.0, "reward.orm_coef",
              "is non-zero but reward.orm is 'none'")
     _require(rw.prm_coef >= 0, "reward.prm_coef", "must be >= 0")
-    _require(bool(rw.step_delimiter), "reward.step_delimiter", "must not be empty")
+    _require(0 < len(rw.step_delimiter.encode("utf-8")) <= MAX_STEP_DELIMITER_BYTES, "reward.step_delimiter",
+             f"must be 1 to {MAX_STEP_DELIMITER_BYTES} UTF-8 bytes (the step kernels' automaton), "
+             f"got {rw.step_delimiter!r}")
     _require(kl.coef >= 0 and kl.loss_coef >= 0, "kl.coef", "KL coefficients must be >= 0")
     _require(not kl.adaptive or (kl.target > 0 and kl.horizon > 0), "kl.target",
              "the adaptive controller needs kl.target > 0 and kl.horizon > 0")

@@ -11,6 +11,8 @@ from typing import Literal, Optional
 
 from rltrain.models.tiny import TinyModelConfig
 
+MAX_STEP_DELIMITER_BYTES = 11  # kernels.step_delimiter.MAX_STATES - 1 (tests/test_config_errors.py checks)
+
 
 @dataclass
 class RunConfig:
@@ -137,7 +139,7 @@ class RewardConfig:
     eta: float = 0.0
     prm_coef: float = 1.0
     orm_coef: float = 0.0
-    step_delimiter: str = "\n\n"
+    step_delimiter: str = "\n\n"  # 1 to MAX_STEP_DELIMITER_BYTES UTF-8 bytes
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import torch
 
+from kernels import StepDelimiter
 from rltrain.grading.normalize import normalize_answer
 from rltrain.rewards.base import ScoringBatch, build_scoring_batch
 from rltrain.rollout.types import RolloutOutput
@@ -50,14 +51,15 @@ class Reranker:
     """`Reranker(mode, scorer, tokenizer, separator_ids).scores(prompt, outputs) -> [n] floats`.
 
     scorer: an `OutcomeRewardModel` for "orm", a `ProcessRewardModel` for the prm-* modes;
-    tokenizer / separator_ids: the policy's (the same step segmentation as the trainer).
+    tokenizer / separator_ids: the policy's (the same step segmentation as the trainer:
+    `rltrain.data.separator_token_ids(tokenizer, delimiter)`).
     """
 
-    def __init__(self, mode: str, scorer, tokenizer, separator_ids: Sequence[int]):
+    def __init__(self, mode: str, scorer, tokenizer, separator_ids: StepDelimiter | Sequence[int]):
         if mode not in RERANK_MODES:
             raise ValueError(f"Reranker: `mode` must be one of {RERANK_MODES}, got {mode!r}")
         self.mode, self.scorer, self.tokenizer = mode, scorer, tokenizer
-        self.separator_ids = list(separator_ids)
+        self.separator_ids = separator_ids
 
     def batch(self, prompt: str, outputs: Sequence[RolloutOutput]) -> ScoringBatch:
         width = max([1] + [len(o.token_ids) for o in outputs])

@@ -1,7 +1,8 @@
 """What reward models see and return: the contract between the trainer and PRM / ORM scorers.
 
 The trainer segments each response with `kernels.segment_steps` (the same segmentation the
-reward kernel uses), decodes each step's text, and hands a `ScoringBatch` to its scorers:
+reward kernel uses), decodes each step's text without special tokens (a stop token or EOS
+is not text a reward model was trained on), and hands a `ScoringBatch` to its scorers:
 - a process reward model returns one score per step, [B, K] with K >= max num_steps; the
   tensor goes straight into `kernels.fused_reward_gae(step_scores=...)`;
 - an outcome reward model returns one score per response, [B].
@@ -15,7 +16,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
-from kernels import StepSegments, segment_steps
+from kernels import StepDelimiter, StepSegments, segment_steps
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class ScoringBatch:
     """prompts: B prompt texts (the question as the policy saw it, chat template included);
     response_ids [B, T] int64 right-padded; response_mask [B, T] bool;
     segments: `StepSegments` of the responses; step_texts: B lists of num_steps[b] strings,
-    the decoded text of each step (separator included), concatenating to the response text."""
+    the decoded text of each step (delimiter included, special tokens left out), concatenating
+    to the response text. A step's reward is placed at its last token (`segments.is_boundary`),
+    which may be a stop token."""
 
     prompts: Sequence[str]
     response_ids: torch.Tensor
@@ -50,15 +53,20 @@ class OutcomeRewardModel(Protocol):
 
 
 def build_scoring_batch(prompts: Sequence[str], response_ids: torch.Tensor, response_mask: torch.Tensor,
-                        separator_ids: Sequence[int], tokenizer) -> ScoringBatch:
-    """Segment the responses and decode each step's text with the policy's tokenizer."""
+                        separator_ids: StepDelimiter | Sequence[int], tokenizer) -> ScoringBatch:
+    """Segment the responses and decode each step's text with the policy's tokenizer.
+
+    separator_ids: what `rltrain.data.separator_token_ids(tokenizer, delimiter)` returns (or a
+    plain id list, see `kernels.segment_steps`).
+    """
     if len(prompts) != response_ids.shape[0]:
         raise ValueError(f"build_scoring_batch: {len(prompts)} prompts for {response_ids.shape[0]} responses")
-    segments = segment_steps(response_ids, response_mask, list(separator_ids))
+    segments = segment_steps(response_ids, response_mask, separator_ids)
     ends = [torch.nonzero(row).squeeze(1).tolist() for row in segments.is_boundary]
     step_texts = []
     for b, row_ends in enumerate(ends):
         starts = [0] + [e + 1 for e in row_ends[:-1]]
         ids = response_ids[b].tolist()
-        step_texts.append([tokenizer.decode(ids[s:e + 1]) for s, e in zip(starts, row_ends)])
+        pieces = [ids[s:e + 1] for s, e in zip(starts, row_ends)]
+        step_texts.append(tokenizer.batch_decode(pieces, skip_special_tokens=True) if pieces else [])
     return ScoringBatch(list(prompts), response_ids, response_mask.bool(), segments, step_texts)

@@ -1,19 +1,23 @@
 """Reward-model inputs: token ids of prompt + steps and the positions where each step is scored.
 
-Two ways to build a row:
-- `render_steps`: from texts (the PRM's own tokenizer): prompt, then each step encoded piece
-  by piece, with the step-tag token appended after each step when the PRM has one. The read
-  position of step k is its tag, or, without a tag, the last token of its text. Pieces are
-  encoded separately so that positions are exact; the same function builds training rows.
-- `policy_rows`: when the reward model shares the policy's tokenizer, the policy's own
-  response ids are reused and step k is read at its segmentation boundary.
+Rows are always built from TEXT, in the reward model's own tokenizer, by the same functions at
+PPO time, in best-of-N reranking and in reward-model training (DESIGN.md "Reward-model
+input"): the step texts never hold special tokens (they are decoded without them), so a model
+never reads a stop token it was not trained on.
+- `render_steps`: prompt, then each step encoded piece by piece, with the step-tag token
+  appended after each step when the PRM has one. The read position of step k is its tag, or,
+  without a tag, the last token of its text. Pieces are encoded separately so that positions
+  are exact.
+- `render_outcome`: prompt + response, read at the last token.
+- `split_steps`: the text rule of step segmentation (`kernels.step_delimiter.split_text`), for
+  training data that arrives as whole solutions.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
 
-import torch
+from kernels.step_delimiter import split_text
 
 
 @dataclass(frozen=True)
@@ -75,36 +79,8 @@ def render_outcome(tokenizer, prompt: str, response: str, prompt_ids: list[int] 
     return Row(ids, [len(ids) - 1])
 
 
-def policy_rows(prompt_ids: Sequence[list[int]], response_ids: torch.Tensor, response_mask: torch.Tensor,
-                is_boundary: torch.Tensor | None) -> list[Row]:
-    """Rows of prompt ids + the valid response ids; positions = step boundaries (is_boundary [B, T]),
-    or the last token when is_boundary is None (ORM)."""
-    rows = []
-    for b, prompt in enumerate(prompt_ids):
-        length = int(response_mask[b].sum())
-        ids = list(prompt) + response_ids[b, :length].tolist()
-        if not ids:
-            raise ValueError(f"row {b}: empty prompt and empty response: nothing to score")
-        if is_boundary is None:
-            positions = [len(ids) - 1]
-        else:
-            positions = [len(prompt) + t for t in torch.nonzero(is_boundary[b, :length]).squeeze(1).tolist()]
-        rows.append(Row(ids, positions))
-    return rows
-
-
 def split_steps(text: str, delimiter: str = "\n\n") -> list[str]:
-    """Split a solution text into steps, each keeping its trailing delimiter run (they concatenate
-    back to `text`); "" -> []."""
-    steps, start, i = [], 0, text.find(delimiter)
-    while i >= 0:
-        end = i + len(delimiter)
-        while text.startswith(delimiter[-1], end):
-            end += 1
-        if text[end:].strip():
-            steps.append(text[start:end])
-            start = end
-        i = text.find(delimiter, end)
-    if text[start:]:
-        steps.append(text[start:])
-    return steps
+    """Split a solution text into steps exactly as the kernels segment its tokens: each step keeps
+    its trailing delimiter run, the steps concatenate back to `text`, and a run followed only by
+    whitespace opens no new step; "" -> []."""
+    return split_text(text, delimiter)

@@ -5,10 +5,10 @@
     orm = load_orm("ckpt/orm", policy_tokenizer=tok)
     outcome = orm.score(batch)                                         # [B] float32, CPU
 
-Step-tag PRMs always re-render the steps (the tag must be inserted). Value-head models reuse
-the policy's token ids when the tokenizers have the same vocabulary (read at the segmentation
-boundaries / the last token), else re-tokenize `batch.step_texts` piece by piece and read at
-each step's last token: either way column k is step k of the policy's segmentation.
+Every scorer renders `batch.step_texts` (no special tokens) in its own tokenizer with the
+functions that build its training rows (`render.py`): step-tag PRMs insert the tag after each
+step, value-head models read each step's last token. Column k is step k of the policy's
+segmentation.
 """
 from __future__ import annotations
 
@@ -20,26 +20,20 @@ from torch import nn
 
 from rltrain.rewards.base import ScoringBatch
 from rltrain.rewards.batched import read_logits, to_step_matrix
-from rltrain.rewards.render import RenderConfig, Row, encode_prompt, policy_rows, render_outcome, render_steps
+from rltrain.rewards.render import RenderConfig, Row, encode_prompt, render_outcome, render_steps
 from rltrain.rewards.step_tag import DEFAULT_BAD, DEFAULT_GOOD, DEFAULT_STEP_TAG, StepTagLM, StepTagTokens
 from rltrain.rewards.value_head import ValueHeadModel, default_dtype, has_value_head, resolve_model_path
 
 PRM_KINDS = ("auto", "step-tag", "value-head")
 
 
-def same_vocabulary(a, b) -> bool:
-    """True when two tokenizers map the same strings to the same ids (token ids can be reused)."""
-    return a is b or (a is not None and b is not None and a.get_vocab() == b.get_vocab())
-
-
 class _Scorer:
     """Shared state: the token-logit model, its tokenizer, device, token budget, prompt formatting."""
 
-    def __init__(self, model: nn.Module, tokenizer, *, reuse_policy_ids: bool = False, token_budget: int = 16384,
+    def __init__(self, model: nn.Module, tokenizer, *, token_budget: int = 16384,
                  prompt_format: Callable[[str], str] | None = None, device: str | torch.device | None = None):
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.reuse_policy_ids = reuse_policy_ids
         self.token_budget = token_budget
         self.prompt_format = prompt_format or (lambda p: p)
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -63,15 +57,11 @@ class ProcessRewardScorer(_Scorer):
     def __init__(self, model: nn.Module, tokenizer, *, tag_id: int | None = None,
                  render: RenderConfig = RenderConfig(), **kwargs):
         super().__init__(model, tokenizer, **kwargs)
-        if tag_id is not None and self.reuse_policy_ids:
-            raise ValueError("ProcessRewardScorer: a step-tag PRM re-renders the steps; reuse_policy_ids must be False")
         self.tag_id = tag_id
         self.render = render
 
     def rows(self, batch: ScoringBatch) -> list[Row]:
         prompt_ids = self._prompt_ids(batch)
-        if self.reuse_policy_ids:
-            return policy_rows(prompt_ids, batch.response_ids, batch.response_mask, batch.segments.is_boundary)
         return [render_steps(self.tokenizer, "", steps, self.render, self.tag_id, prompt_ids=p)
                 for p, steps in zip(prompt_ids, batch.step_texts)]
 
@@ -88,8 +78,6 @@ class OutcomeRewardScorer(_Scorer):
 
     def rows(self, batch: ScoringBatch) -> list[Row]:
         prompt_ids = self._prompt_ids(batch)
-        if self.reuse_policy_ids:
-            return policy_rows(prompt_ids, batch.response_ids, batch.response_mask, None)
         return [render_outcome(self.tokenizer, "", "".join(steps), prompt_ids=p)
                 for p, steps in zip(prompt_ids, batch.step_texts)]
 
@@ -110,8 +98,8 @@ def load_prm(path: str | Path, *, kind: str = "auto", policy_tokenizer=None, dev
     """A PRM scorer from a model folder (or a Hub id with allow_download=True).
 
     kind "auto": value-head PRM when the folder has value_head.safetensors, else step-tag PRM.
-    policy_tokenizer: the policy's tokenizer; with the same vocabulary a value-head PRM reuses
-    the policy's ids. dtype defaults to bfloat16 on CUDA, float32 elsewhere.
+    policy_tokenizer: part of the scorer-loader protocol (`factory.py`), not needed here: step
+    texts are always rendered in the PRM's own tokenizer. dtype defaults to bfloat16 on CUDA, float32 elsewhere.
     """
     if kind not in PRM_KINDS:
         raise ValueError(f"load_prm: `kind` must be one of {PRM_KINDS}, got {kind!r}")
@@ -121,8 +109,7 @@ def load_prm(path: str | Path, *, kind: str = "auto", policy_tokenizer=None, dev
     if kind == "value-head" or (kind == "auto" and has_value_head(folder)):
         model = ValueHeadModel.from_pretrained(folder, dtype=dtype, device=device)
         render = RenderConfig(**model.metadata.get("render", {}))
-        return ProcessRewardScorer(model, tokenizer, render=render,
-                                   reuse_policy_ids=same_vocabulary(tokenizer, policy_tokenizer), **common)
+        return ProcessRewardScorer(model, tokenizer, render=render, **common)
     from transformers import AutoModelForCausalLM
 
     lm = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or default_dtype(device), local_files_only=True)
@@ -140,4 +127,4 @@ def load_orm(path: str | Path, *, policy_tokenizer=None, device: str | torch.dev
     model = ValueHeadModel.from_pretrained(folder, dtype=dtype, device=device)
     tokenizer = _load_tokenizer(folder)
     return OutcomeRewardScorer(model, tokenizer, token_budget=token_budget, prompt_format=prompt_format,
-                               device=device, reuse_policy_ids=same_vocabulary(tokenizer, policy_tokenizer))
+                               device=device)
