@@ -13,11 +13,13 @@ from types import ModuleType
 import torch
 
 from kernels.checks import FLOAT_DTYPES, check_tensor
-from kernels.policy_loss import PolicyLoss, TokenInputs, backend_impl, check_token_inputs, make_options
+from kernels.policy_loss import (PolicyLoss, TokenInputs, backend_impl, check_results, check_token_inputs,
+                                 make_options)
 from kernels.policy_loss_torch import PPOOptions
 
 _OP = "linear_ppo_policy_loss"
 _OP_LOGPROBS = "linear_logprobs"
+_LOGITS_NAME = "the logits `hidden` @ `weight`^T"
 CHUNK_BUDGET_BYTES = {"cuda": 1 << 30, "cpu": 64 << 20}
 
 
@@ -121,7 +123,10 @@ def linear_ppo_policy_loss(
     old_logprobs, advantages, mask, ref_logprobs [...] and the keywords as in
     `kernels.ppo_policy_loss`; chunk_size: tokens per chunk (default: from a memory
     budget, `default_chunk_size`). Gradients flow to hidden and weight; d weight is
-    accumulated over chunks in weight.dtype. Masked tokens cost nothing.
+    accumulated over chunks in weight.dtype. Masked tokens cost nothing. Logits of -inf
+    (e.g. a float16 matmul overflowing) have probability 0 and gradient 0; at a valid
+    token the target's logit must be finite and no logit +inf or NaN, else ValueError,
+    as in `ppo_policy_loss`.
     """
     flat, vocab = _check_linear(_OP, hidden, weight, chunk_size)
     opts = make_options(_OP, clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature,
@@ -133,6 +138,7 @@ def linear_ppo_policy_loss(
     chunk = chunk_size or default_chunk_size(vocab, hidden.dtype, hidden.device)
     loss, logp, entropy, clipped = _LinearPolicyLossFn.apply(flat, weight, inputs, opts, impl, chunk,
                                                              torch.is_grad_enabled())
+    check_results(_OP, inputs, vocab, logp, _LOGITS_NAME)
     return PolicyLoss(loss, logp.view(lead), entropy.view(lead), clipped.view(lead))
 
 
@@ -144,6 +150,7 @@ def linear_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.T
 
     hidden [..., H], weight [V, H], targets [...] int, mask [...] optional (nonzero = valid;
     masked tokens are skipped and get 0). Returns (logprobs, entropy), [...] float32 each.
+    Logits are accepted as in `linear_ppo_policy_loss` (a -inf target logit: ValueError).
     """
     flat, vocab = _check_linear(_OP_LOGPROBS, hidden, weight, chunk_size)
     opts = make_options(_OP_LOGPROBS, 0.2, 0.2, None, 0.0, 0.0, temperature, False)
@@ -159,4 +166,5 @@ def linear_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.T
     for rows in _chunks(inputs.valid, chunk):
         logits = _take(flat, rows) @ weight.T
         logp[rows], entropy[rows] = impl.token_logprobs(logits, inputs.targets[rows], None, opts.temperature)
+    check_results(_OP_LOGPROBS, inputs, vocab, logp, _LOGITS_NAME)
     return logp.view(lead), entropy.view(lead)

@@ -32,8 +32,9 @@ class PolicyLoss:
 @dataclass(frozen=True)
 class TokenInputs:
     """Validated per-token inputs flattened to N rows: targets [N] int64 (0 at masked
-    rows), old_logprobs / advantages / ref_logprobs [N] float32, valid [N] bool,
-    normalizer 0-d float32 (> 0 unless passed in as a tensor)."""
+    rows and where out of range), old_logprobs / advantages / ref_logprobs [N] float32,
+    valid [N] bool, normalizer 0-d float32 (> 0 unless passed in as a tensor),
+    bad_targets [N] bool (valid rows whose target was outside [0, V); see `check_results`)."""
 
     targets: torch.Tensor
     old_logprobs: torch.Tensor
@@ -41,6 +42,7 @@ class TokenInputs:
     ref_logprobs: torch.Tensor | None
     valid: torch.Tensor
     normalizer: torch.Tensor
+    bad_targets: torch.Tensor
 
 
 def make_options(op: str, clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature,
@@ -81,8 +83,9 @@ def _normalizer(op: str, normalizer, valid: torch.Tensor) -> torch.Tensor:
 
 def check_token_inputs(op: str, lead: torch.Size, vocab: int, device: torch.device, targets, old_logprobs,
                        advantages, mask, ref_logprobs, normalizer) -> TokenInputs:
-    """Validate the per-token tensors (shape `lead`) and flatten them; checks targets at
-    valid tokens lie in [0, vocab) (one host sync)."""
+    """Validate the per-token tensors (shape `lead`) and flatten them, without a host
+    sync: targets outside [0, vocab) at valid tokens are read as 0 by the kernels and
+    reported by `check_results` after them."""
     check_tensor(op, "targets", targets, shape=lead, dtypes=INT_DTYPES, device=device)
     check_tensor(op, "mask", mask, shape=lead, dtypes=MASK_DTYPES, device=device)
     named = {"old_logprobs": old_logprobs, "advantages": advantages, "ref_logprobs": ref_logprobs}
@@ -93,11 +96,25 @@ def check_token_inputs(op: str, lead: torch.Size, vocab: int, device: torch.devi
             flat[name] = x.detach().reshape(-1).to(torch.float32).contiguous()
     valid = (mask != 0).reshape(-1)
     tgt = targets.reshape(-1).to(torch.int64)
-    if bool(((tgt < 0) | (tgt >= vocab)).logical_and_(valid).any()):
-        raise ValueError(f"{op}: `targets` must lie in [0, {vocab}) at valid (mask != 0) positions")
-    tgt = tgt.masked_fill(~valid, 0).contiguous()
+    bad_targets = ((tgt < 0) | (tgt >= vocab)).logical_and_(valid)
+    tgt = tgt.masked_fill(~valid | bad_targets, 0).contiguous()
     return TokenInputs(tgt, flat["old_logprobs"], flat["advantages"], flat.get("ref_logprobs"), valid,
-                       _normalizer(op, normalizer, valid))
+                       _normalizer(op, normalizer, valid), bad_targets)
+
+
+def check_results(op: str, inputs: TokenInputs, vocab: int, logprobs: torch.Tensor, logits_name: str) -> None:
+    """Raise ValueError for the bad inputs the computation reveals (one host sync):
+    targets outside [0, vocab), then valid rows whose target log-prob logprobs [N] is not
+    finite: a -inf target logit, an all -inf row, or a +inf / NaN logit (after dividing
+    by the temperature). -inf at other entries is a masked vocabulary, which is fine."""
+    bad_targets, bad_rows = torch.stack([inputs.bad_targets.sum(),
+                                         (inputs.valid & ~torch.isfinite(logprobs)).sum()]).tolist()
+    if bad_targets:
+        raise ValueError(f"{op}: `targets` must lie in [0, {vocab}) at valid (mask != 0) positions")
+    if bad_rows:
+        raise ValueError(f"{op}: {logits_name} give a non-finite log-prob of the target at {bad_rows} valid "
+                         "(mask != 0) position(s): a valid row needs a finite target logit and no +inf or NaN "
+                         "logit (-inf elsewhere is allowed, probability 0)")
 
 
 def backend_impl(backend: str, device: torch.device, op: str) -> ModuleType:
@@ -155,13 +172,16 @@ def ppo_policy_loss(
 ) -> PolicyLoss:
     """Clipped PPO policy loss (+ entropy bonus, + k3 KL to a reference) from logits.
 
-    logits [..., V] float (bf16/fp16/fp32/fp64; math in float32); targets [...] int, the
-    sampled token ids (only read where mask != 0); old_logprobs, advantages, ref_logprobs
-    [...] float; mask [...] (nonzero = valid). normalizer: number or 1-element tensor
-    (default: the number of valid tokens, 1 if there are none), e.g. the global token
-    count when accumulating gradients over micro-batches. inplace_backward=True writes
-    d logits into the logits buffer (saves one [..., V] tensor; logits must not be used
-    after the backward).
+    logits [..., V] float (bf16/fp16/fp32/fp64; math in float32). -inf logits are a masked
+    vocabulary (padding rows, banned or top-k-filtered tokens): probability 0, gradient 0.
+    At a valid token the target's logit must be finite and no logit +inf or NaN, else
+    ValueError (an all -inf row is such a case); masked tokens' logits may hold anything.
+    targets [...] int, the sampled token ids (only read where mask != 0); old_logprobs,
+    advantages, ref_logprobs [...] float; mask [...] (nonzero = valid). normalizer: number
+    or 1-element tensor (default: the number of valid tokens, 1 if there are none), e.g.
+    the global token count when accumulating gradients over micro-batches.
+    inplace_backward=True writes d logits into the logits buffer (saves one [..., V]
+    tensor; logits must not be used after the backward).
     Returns PolicyLoss(loss 0-d, logprobs / entropy / clipped [...]).
     """
     check_tensor(_OP, "logits", logits, dtypes=FLOAT_DTYPES)
@@ -177,4 +197,5 @@ def ppo_policy_loss(
     if rows.stride(-1) != 1:
         rows = rows.contiguous()
     loss, logp, entropy, clipped = _PolicyLossFn.apply(rows, inputs, opts, impl, bool(inplace_backward))
+    check_results(_OP, inputs, vocab, logp, "`logits`")
     return PolicyLoss(loss, logp.view(lead), entropy.view(lead), clipped.view(lead))

@@ -15,6 +15,12 @@ with c_logp = d loss_t / d logp and c_ent = d loss_t / d H:
 
     d loss_t / d z_k = c_logp (onehot_k - p_k) - c_ent p_k (log p_k + H)
     d loss_t / d logits = (d loss_t / d z) / temperature
+
+-inf logits (a masked vocabulary) have p_k = 0: z and log p are raised to NEG_LOGIT
+before use, so p_k log p_k and the gradient above are exactly 0 there instead of 0 * inf.
+A row that is all -inf, has a +inf or NaN entry, or a -inf target logit gets a
+non-finite logp; the public ops reject such valid rows, and rows with zero coefficients
+(masked tokens) get a zero gradient whatever their logits hold.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 _BLOCK_ELEMENTS = 1 << 17
+NEG_LOGIT = -1.0e30  # finite "minus infinity" for z and log p: exp gives 0, 0 * NEG_LOGIT is 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ def _softmax_stats_block(logits, targets, temperature):
     z = logits.float()
     if temperature != 1.0:
         z = z / temperature
+    z_target = z.gather(-1, targets[:, None]).squeeze(-1)  # -inf stays: logp = -inf flags the row
+    z = z.clamp(min=NEG_LOGIT) if z is logits else z.clamp_(min=NEG_LOGIT)  # never the caller's; NaN stays
     zmax = z.amax(dim=-1, keepdim=True)
     shifted = z - zmax
     e = torch.exp(shifted)
@@ -80,8 +89,7 @@ def _softmax_stats_block(logits, targets, temperature):
     log_total = torch.log(total)
     entropy = log_total - torch.linalg.vecdot(e, shifted) / total
     lse = zmax.squeeze(-1) + log_total
-    logp = z.gather(-1, targets[:, None]).squeeze(-1) - lse
-    return logp, entropy, lse
+    return z_target - lse, entropy, lse
 
 
 def ppo_token_terms(logp: torch.Tensor, entropy: torch.Tensor, old_logprobs: torch.Tensor,
@@ -146,17 +154,19 @@ def logits_grad(logits: torch.Tensor, targets: torch.Tensor, terms: TokenTerms, 
                 temperature: float, out: torch.Tensor | None = None) -> torch.Tensor:
     """grad_scale * d(sum_t loss_t) / d logits, [N, V] in logits.dtype (into `out` if given).
 
-    Needs the true lse at every row (also masked ones, whose coefficients are 0) and the
-    entropy at rows with a nonzero entropy coefficient.
+    Rows whose two coefficients are 0 (masked tokens) get 0 without their logits, lse or
+    entropy being used; other rows need the true lse and a finite entropy.
     """
     out = torch.empty_like(logits) if out is None else out
+    active = (terms.coef_logp != 0) | (terms.coef_entropy != 0)
+    lse, entropy = terms.lse.where(active, 0.0), terms.entropy.where(active, 0.0)
     for rows in _row_blocks(*logits.shape):
-        g = logits[rows].to(torch.float32, copy=True)
+        g = torch.where(active[rows, None], logits[rows], 0.0).to(torch.float32)
         if temperature != 1.0:
             g.div_(temperature)
-        g.sub_(terms.lse[rows, None])  # log p
+        g.sub_(lse[rows, None]).clamp_(min=NEG_LOGIT)  # log p
         p = torch.exp(g)
-        g.add_(terms.entropy[rows, None]).mul_(terms.coef_entropy[rows, None]).add_(terms.coef_logp[rows, None])
+        g.add_(entropy[rows, None]).mul_(terms.coef_entropy[rows, None]).add_(terms.coef_logp[rows, None])
         g.mul_(p).neg_()
         g.scatter_add_(1, targets[rows, None], terms.coef_logp[rows, None])
         out[rows] = g.mul_(grad_scale / temperature)

@@ -7,7 +7,10 @@ one extra load. The PPO terms then run on per-row scalars and only per-token sta
 are written. The gradient pass reads the row again, recomputes p = exp(z - lse) and writes
 d logits once; it runs in the backward kernel, or right after the statistics in the same
 program when the caller wants loss and gradient together (the linear loss, in place).
-Loads may be bf16 / fp16 / fp32 / fp64; accumulation is float32.
+Loads may be bf16 / fp16 / fp32 / fp64; accumulation is float32. As in the torch
+backend, z and log p are raised to NEG_LOGIT before use, so -inf logits have p = 0 and
+contribute exactly 0 to H and to the gradient; the target logit is used as loaded, so a
+-inf target gives logp = -inf, which the public ops reject at valid rows.
 """
 from __future__ import annotations
 
@@ -15,9 +18,9 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.policy_loss_torch import PPOOptions, TokenTerms
+from kernels.policy_loss_torch import NEG_LOGIT, PPOOptions, TokenTerms
 
-_NEG = tl.constexpr(-1.0e30)  # finite "minus infinity": keeps fully masked rows free of inf - inf
+_NEG = tl.constexpr(NEG_LOGIT)
 
 
 @triton.jit
@@ -28,7 +31,7 @@ def _grad_pass(logits_row, grad_row, in_rows, ok, tgt, lse, ent, c_logp, c_ent, 
         cols = start + tl.arange(0, BLOCK_V)
         in_cols = cols < V
         x = tl.load(logits_row[:, None] + cols[None, :], mask=ok[:, None] & in_cols[None, :], other=0.0)
-        logp = x.to(tl.float32) * inv_temp - lse[:, None]
+        logp = tl.maximum(x.to(tl.float32) * inv_temp - lse[:, None], _NEG)
         p = tl.exp(logp)
         g = -p * (c_logp[:, None] + c_ent[:, None] * (logp + ent[:, None]))
         g = tl.where(cols[None, :] == tgt[:, None], g + c_logp[:, None], g)
@@ -58,7 +61,8 @@ def _fwd_kernel(logits_ptr, grad_ptr, targets_ptr, valid_ptr, old_ptr, adv_ptr, 
         cols = start + tl.arange(0, BLOCK_V)
         lmask = ok[:, None] & (cols < V)[None, :]
         x = tl.load(logits_row[:, None] + cols[None, :], mask=lmask, other=0.0)
-        z = tl.where(lmask, x.to(tl.float32) * inv_temp, _NEG)
+        z = tl.maximum(x.to(tl.float32) * inv_temp, _NEG, propagate_nan=tl.PropagateNan.ALL)
+        z = tl.where(lmask, z, _NEG)
         m_new = tl.maximum(m, tl.max(z, axis=1))
         alpha = tl.exp(m - m_new)
         zs = z - m_new[:, None]

@@ -23,15 +23,21 @@ def reference_loss(logits, targets, old_logprobs, advantages, mask, *, ref_logpr
                    normalizer=None):
     """float64 DESIGN.md loss; logits [..., V] (autograd flows to it, upcast inside).
 
+    Masked tokens are dropped before any arithmetic (their logits and per-token values may
+    hold -inf / NaN); -inf logits elsewhere have p = 0 and p log p = 0.
     Returns (loss, logprobs, entropy, clipped); the last three detached, 0 / False at masked tokens.
     """
     valid = mask != 0
-    z = logits.double() / temperature
+    z = torch.where(valid[..., None], logits.double(), 0.0) / temperature
     logp_all = torch.log_softmax(z, dim=-1)
     logp = logp_all.gather(-1, torch.where(valid, targets, 0).long()[..., None]).squeeze(-1)
-    entropy = -(logp_all.exp() * logp_all).sum(-1)
-    adv = advantages.double()
-    ratio = torch.exp(logp - old_logprobs.double())
+    p = logp_all.exp()
+    entropy = -(p * torch.where(p > 0, logp_all, 0.0)).sum(-1)
+    adv = torch.where(valid, advantages.double(), 0.0)
+    old_logprobs = torch.where(valid, old_logprobs.double(), 0.0)
+    if ref_logprobs is not None:
+        ref_logprobs = torch.where(valid, ref_logprobs.double(), 0.0)
+    ratio = torch.exp(logp - old_logprobs)
     surrogate, surrogate_clipped = -adv * ratio, -adv * torch.clamp(ratio, 1 - clip_low, 1 + clip_high)
     pg = torch.maximum(surrogate, surrogate_clipped)
     clipped = surrogate_clipped > surrogate
@@ -71,6 +77,23 @@ def make_tokens(shape, vocab: int, logits_fn, *, temperature: float, seed: int, 
     return dict(targets=targets, old_logprobs=old, advantages=adv, mask=mask, ref_logprobs=ref)
 
 
+def ban_vocab(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, seed: int) -> torch.Tensor:
+    """A copy of logits [..., V] as a masked vocabulary gives them. Valid tokens: a random
+    ~40% of the entries are -inf, in every third valid token all of them; never the
+    target. Masked tokens: all -inf, and every other one also holds +inf and NaN."""
+    g = torch.Generator().manual_seed(seed)
+    vocab = logits.shape[-1]
+    valid = mask.reshape(-1) != 0
+    target = torch.nn.functional.one_hot(targets.reshape(-1).clamp(min=0), vocab).bool()
+    only_target = valid & (valid.cumsum(0) % 3 == 0)
+    banned = (torch.rand(valid.numel(), vocab, generator=g) < 0.4) | only_target[:, None]
+    banned = (banned & ~target) | ~valid[:, None]
+    out = logits.reshape(-1, vocab).masked_fill(banned, float("-inf"))
+    garbage = ~valid & ((~valid).cumsum(0) % 2 == 0)
+    out[garbage, 0], out[garbage, 1] = float("inf"), float("nan")
+    return out.reshape(logits.shape)
+
+
 def assert_hits_every_branch(tokens, logp, opts) -> None:
     """The case must clip on both sides and trigger the dual clip at valid tokens."""
     valid = tokens["mask"]
@@ -81,6 +104,14 @@ def assert_hits_every_branch(tokens, logp, opts) -> None:
     assert high.any() and low.any()
     if opts.get("dual_clip"):
         assert (valid & (adv < 0) & (ratio > opts["dual_clip"])).any()
+
+
+def assert_matches_reference(out, loss, logprobs, entropy, clipped) -> None:
+    """A float32 PolicyLoss `out` against reference_loss's float64 results."""
+    torch.testing.assert_close(out.loss.double(), loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.logprobs.double(), logprobs, rtol=1e-5, atol=2e-5)
+    torch.testing.assert_close(out.entropy.double(), entropy, rtol=1e-5, atol=2e-5)
+    assert torch.equal(out.clipped, clipped)
 
 
 def assert_close_scaled(actual: torch.Tensor, expected: torch.Tensor, rel: float) -> None:

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from kernels import linear_logprobs, linear_ppo_policy_loss, policy_loss_torch
-from policy_loss_reference import (BACKENDS, FULL, assert_close_scaled, assert_hits_every_branch, make_tokens,
-                                   poisoned_empty, reference_loss)  # noqa: F401 (fixture)
+from policy_loss_reference import (BACKENDS, FULL, assert_close_scaled, assert_hits_every_branch,
+                                   assert_matches_reference, make_tokens, poisoned_empty,  # noqa: F401 (fixture)
+                                   reference_loss)
 
 SHAPE, HIDDEN, VOCAB = (3, 11), 16, 333
 
@@ -18,6 +19,25 @@ def _case(seed: int, dtype=torch.float32, empty: bool = False):
     tokens = make_tokens(SHAPE, VOCAB, lambda: hidden.double() @ weight.double().T,
                          temperature=FULL["temperature"], seed=seed, empty=empty)
     return hidden, weight, tokens
+
+
+def _banned_case(seed: int):
+    """Features 0 and 1 of every hidden state are 1, and a random 2/3 of the tokens that
+    are no valid target get logits far below the rest: weight -3e38 in both features
+    overflows to -inf in the float32 matmul (returned: those ids), -1e30 and -1e4 in
+    feature 0 give finite logits of probability 0."""
+    hidden, weight, tokens = _case(seed)
+    hidden[..., :2] = 1.0
+    free = torch.ones(VOCAB, dtype=torch.bool)
+    free[tokens["targets"][tokens["mask"]]] = False
+    ids = free.nonzero().squeeze(1)
+    ids = ids[torch.randperm(ids.numel(), generator=torch.Generator().manual_seed(seed))]
+    overflow, tiny, small = ids[: ids.numel() * 2 // 3].tensor_split(3)
+    weight[overflow, :2] = -3e38
+    weight[tiny, 0], weight[small, 0] = -1e30, -1e4
+    tokens = make_tokens(SHAPE, VOCAB, lambda: hidden.double() @ weight.double().T,
+                         temperature=FULL["temperature"], seed=seed)  # the same targets and mask
+    return hidden, weight, tokens, overflow
 
 
 def _run(hidden, weight, tokens, backend, grad_scale=1.5, **extra):
@@ -43,13 +63,44 @@ def test_matches_float64(backend, chunk_size, poisoned_empty, monkeypatch):
     loss, logp, entropy, clipped, ref_h, ref_w = _reference(hidden, weight, tokens)
     assert_hits_every_branch(tokens, logp, FULL)
     assert out.logprobs.shape == out.entropy.shape == out.clipped.shape == SHAPE
-    torch.testing.assert_close(out.loss.double(), loss, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(out.logprobs.double(), logp, rtol=1e-5, atol=2e-5)
-    torch.testing.assert_close(out.entropy.double(), entropy, rtol=1e-5, atol=2e-5)
-    assert torch.equal(out.clipped, clipped)
+    assert_matches_reference(out, loss, logp, entropy, clipped)
     assert_close_scaled(grad_h, ref_h, 1e-5)
     assert_close_scaled(grad_w, ref_w, 1e-5)
     assert torch.all(grad_h[~tokens["mask"]] == 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_neg_inf_and_huge_negative_logits_match_float64(backend, poisoned_empty, monkeypatch):
+    monkeypatch.setattr(policy_loss_torch, "_BLOCK_ELEMENTS", 1000)
+    hidden, weight, tokens, overflow = _banned_case(seed=20)
+    assert torch.all((hidden @ weight.T)[..., overflow] == float("-inf"))
+    out, grad_h, grad_w = _run(hidden, weight, tokens, backend, chunk_size=7)
+    loss, logp, entropy, clipped, ref_h, ref_w = _reference(hidden, weight, tokens)
+    for x in (out.loss, out.logprobs, out.entropy, grad_h, grad_w, loss, logp, entropy, ref_h, ref_w):
+        assert torch.isfinite(x).all()
+    assert_hits_every_branch(tokens, logp, FULL)
+    assert_matches_reference(out, loss, logp, entropy, clipped)
+    assert_close_scaled(grad_h, ref_h, 1e-5)
+    assert_close_scaled(grad_w, ref_w, 1e-5)
+    assert torch.all(grad_w[overflow] == 0)
+    scored = linear_logprobs(hidden, weight, tokens["targets"], temperature=FULL["temperature"],
+                             mask=tokens["mask"], chunk_size=5, backend=backend)
+    torch.testing.assert_close(scored[0].double(), logp, rtol=1e-5, atol=2e-5)
+    torch.testing.assert_close(scored[1].double(), entropy, rtol=1e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("value", [-3e38, 3e38], ids=["target -inf", "+inf"])
+def test_non_finite_target_logprob_raises(backend, value):
+    hidden, weight, tokens = _case(seed=21)
+    hidden[..., :2] = 1.0
+    target = int(tokens["targets"][0, 0])  # position 0 is always valid
+    weight[target if value < 0 else (target + 1) % VOCAB, :2] = value
+    message = r"the logits `hidden` @ `weight`\^T give a non-finite log-prob of the target"
+    with pytest.raises(ValueError, match=message):
+        linear_ppo_policy_loss(hidden, weight, **tokens, **FULL, backend=backend)
+    with pytest.raises(ValueError, match=message):
+        linear_logprobs(hidden, weight, tokens["targets"], mask=tokens["mask"], backend=backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -6,16 +6,20 @@ import torch
 
 from kernels import PolicyLoss, policy_loss_torch, ppo_policy_loss
 from policy_loss_reference import (BACKENDS, FULL, PLAIN, assert_close_scaled, assert_hits_every_branch,
-                                   make_tokens, poisoned_empty, reference_loss)  # noqa: F401 (fixture)
+                                   assert_matches_reference, ban_vocab, make_tokens, reference_loss,
+                                   poisoned_empty)  # noqa: F401 (fixture)
 
 SHAPE, VOCAB = (3, 13), 333  # 333: not a multiple of any block size
 
 
-def _case(opts: dict, seed: int, dtype=torch.float32, empty: bool = False):
+def _case(opts: dict, seed: int, dtype=torch.float32, empty: bool = False, banned: bool = False):
     g = torch.Generator().manual_seed(seed)
     logits = (torch.randn(*SHAPE, VOCAB, generator=g) * 2.5).to(dtype)
-    tokens = make_tokens(SHAPE, VOCAB, lambda: logits, temperature=opts.get("temperature", 1.0), seed=seed,
-                         empty=empty)
+    temperature = opts.get("temperature", 1.0)
+    tokens = make_tokens(SHAPE, VOCAB, lambda: logits, temperature=temperature, seed=seed, empty=empty)
+    if banned:  # the same seed draws the same targets and mask; log-probs from the banned logits
+        logits = ban_vocab(logits, tokens["targets"], tokens["mask"], seed)
+        tokens = make_tokens(SHAPE, VOCAB, lambda: logits, temperature=temperature, seed=seed, empty=empty)
     if "kl_loss_coef" not in opts:
         tokens.pop("ref_logprobs")
     return logits, tokens
@@ -25,6 +29,7 @@ def _run(logits, tokens, opts, backend, grad_scale=2.5, **extra):
     x = logits.clone().requires_grad_()
     out = ppo_policy_loss(x, **tokens, **opts, backend=backend, **extra)
     (out.loss * grad_scale).backward()
+    torch.testing.assert_close(x.detach(), logits, rtol=0, atol=0, equal_nan=True)  # logits left as given
     return out, x.grad
 
 
@@ -46,13 +51,45 @@ def test_matches_float64(backend, opts, poisoned_empty, monkeypatch):
     assert isinstance(out, PolicyLoss) and out.loss.shape == () and out.loss.dtype == torch.float32
     assert out.logprobs.shape == out.entropy.shape == out.clipped.shape == SHAPE
     assert not (out.logprobs.requires_grad or out.entropy.requires_grad)
-    torch.testing.assert_close(out.loss.double(), loss, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(out.logprobs.double(), logp, rtol=1e-5, atol=2e-5)
-    torch.testing.assert_close(out.entropy.double(), entropy, rtol=1e-5, atol=2e-5)
-    assert torch.equal(out.clipped, clipped)
+    assert_matches_reference(out, loss, logp, entropy, clipped)
     assert grad.dtype == torch.float32
     assert_close_scaled(grad, ref_grad, 1e-5)
     assert torch.all(grad[~tokens["mask"]] == 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("opts", [FULL, PLAIN], ids=["full", "plain"])
+def test_neg_inf_logits_match_float64(backend, opts, poisoned_empty, monkeypatch):
+    monkeypatch.setattr(policy_loss_torch, "_BLOCK_ELEMENTS", 1000)
+    logits, tokens = _case(opts, seed=8, banned=True)
+    valid = tokens["mask"]
+    only_target = valid & ((logits == float("-inf")).sum(-1) == VOCAB - 1)
+    assert only_target.any() and (~valid).any() and logits[~valid].isnan().any()
+    out, grad = _run(logits, tokens, opts, backend)
+    loss, logp, entropy, clipped, ref_grad = _reference(logits, tokens, opts)
+    for x in (out.loss, out.logprobs, out.entropy, grad, loss, logp, entropy, ref_grad):
+        assert torch.isfinite(x).all()
+    assert_hits_every_branch(tokens, logp, opts)
+    assert_matches_reference(out, loss, logp, entropy, clipped)
+    assert_close_scaled(grad, ref_grad, 1e-5)
+    assert torch.all(out.entropy[only_target] == 0) and torch.all(out.logprobs[only_target] == 0)
+    assert torch.all(grad[logits == float("-inf")] == 0) and torch.all(grad[~valid] == 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("corrupt", ["target -inf", "row -inf", "+inf", "nan", "overflow / temperature"])
+def test_invalid_logits_at_a_valid_token_raise(backend, corrupt):
+    logits, tokens = _case(FULL, seed=9)
+    row, target = logits[1, 0], int(tokens["targets"][1, 0])  # position 0 is always valid
+    other = (target + 1) % VOCAB
+    if corrupt == "target -inf":
+        row[target] = float("-inf")
+    elif corrupt == "row -inf":
+        row[:] = float("-inf")
+    else:
+        row[other] = {"+inf": float("inf"), "nan": float("nan"), "overflow / temperature": 3e38}[corrupt]
+    with pytest.raises(ValueError, match=r"`logits` give a non-finite log-prob of the target at 1 valid"):
+        ppo_policy_loss(logits, **tokens, **FULL, backend=backend)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
