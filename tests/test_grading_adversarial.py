@@ -2,6 +2,7 @@
 import time
 
 import pytest
+from adversarial_text import ADVERSARIAL_SHAPES, best_of_three_s
 
 from rltrain.grading import Grader, GraderConfig, TimeLimitedPool
 
@@ -55,6 +56,16 @@ def test_reasons_for_bounded_inputs(grader):
     assert grader.grade_one(cases["nul_bytes"], "31").reason == "nul_byte"
     assert grader.grade_one(cases["no_answer"], "31").reason == "no_answer"
     assert grader.grade_one("\\boxed{" + "1" * 2000 + "}", "1").reason == "answer_too_long"
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL_SHAPES))
+def test_in_process_grading_is_linear(name):
+    """A 100 KB response, and an answer and gold near the answer bound, grade in well under 0.2 s."""
+    fast = Grader(GraderConfig(use_math_verify=False))
+    text = ADVERSARIAL_SHAPES[name]
+    long_answer = text[:fast.config.max_answer_chars - 10]
+    responses, golds = [text, f"\\boxed{{{long_answer}}}"], [long_answer, long_answer + "1"]
+    assert best_of_three_s(lambda: fast.grade(responses, golds)) < 0.2
 
 
 def test_timeout_in_a_batch_does_not_disturb_the_others(grader):

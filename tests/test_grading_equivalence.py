@@ -1,5 +1,7 @@
-"""Answer equivalence: the shared datasets against themselves and a table of tricky pairs."""
+"""Answer equivalence: the shared datasets against themselves and tables of tricky pairs."""
 import json
+import re
+import time
 
 import pytest
 from shared_data import data_file
@@ -14,7 +16,7 @@ TRICKY_PAIRS = [
     ("\\frac{1}{2}", "0.5", 1), ("0.75", "\\frac{3}{4}", 1), ("\\frac{14}{3}", "\\dfrac{14}{3}", 1),
     ("\\frac{1}{2}", "\\frac12", 1), ("\\frac{1}{2}", "\\frac{2}{4}", 1), ("3", "\\frac{6}{2}", 1),
     ("\\frac{1}{3}", "0.333333", 1), ("\\frac{1}{3}", "0.33", 0), ("1450000", "1450001", 0),
-    ("\\frac{2}{3}", "0.666667", 1), ("0.5", "0.5000001", 1), ("2.5", "2.51", 0), ("-\\frac{1}{2}", "-0.5", 1),
+    ("\\frac{2}{3}", "0.666667", 1), ("0.5", "0.5000001", 0), ("2.5", "2.51", 0), ("-\\frac{1}{2}", "-0.5", 1),
     # percentages, units and \text{}, degrees, money
     ("50\\%", "50", 1), ("50", "50\\%", 1), ("6", "6\\%", 1), ("5\\text{ cm}", "5", 1),
     ("4", "4\\text{ inches}", 1), ("18", "18 dollars", 1), ("18", "\\$18", 1), ("20", "\\$20.00", 1),
@@ -34,6 +36,67 @@ TRICKY_PAIRS = [
     ("12", "21", 0), ("0.5", "0.05", 0), ("\\frac{3}{4}", "\\frac{4}{3}", 0), ("5", "5.1", 0),
     ("x^2+1", "x^2-1", 0), ("6 - 5i", "6+5i", 0), ("p - q", "q - p", 0), ("\\pi", "3.14", 0),
 ]
+
+
+# (gold, boxed answer, expected score), one table per rule
+TINY_AND_NEAR_EQUAL_NUMBERS = [
+    # exact comparison of plain numbers in the calling process
+    ("\\frac{1}{3000000}", "\\frac{1}{4000000}", 0), ("0", "\\frac{1}{4000000}", 0),
+    ("0.0000001", "0.0000002", 0), ("1450000", "1450000.0000001", 0), ("3", "2.9999999", 0),
+    ("\\frac{1}{3000000}", "0.0000003", 0), ("\\frac{1}{3000000}", "0.000000333333", 1),
+    ("\\frac{1}{4000000}", "0.00000025", 1), ("\\frac{1}{7}", "0.142857", 1),
+    ("(\\frac{1}{3}, 2)", "(0.333333, 2)", 1), ("(\\frac{1}{3000000}, 1)", "(0.0000003, 1)", 0),
+    # powers, factorials and irrational numbers, decided in the math-verify workers
+    ("\\frac{1}{20!}", "\\frac{1}{21!}", 0), ("\\frac{1}{2^{60}}", "\\frac{1}{2^{61}}", 0), ("10^{-30}", "10^{-31}", 0),
+    ("\\frac{\\sqrt{2}}{10^{20}}", "\\frac{\\sqrt{3}}{10^{20}}", 0), ("2^{-60}", "\\frac{1}{2^{60}}", 1),
+    ("\\frac{1}{20!}", "\\frac{21}{21!}", 1), ("\\frac{\\sqrt{2}}{2}", "0.707107", 1),
+    ("\\frac{\\sqrt{2}}{2}", "0.7071", 0), ("\\pi", "3.14159", 1), ("\\pi", "3.14158", 0),
+    ("4.123105625617661", "\\sqrt{17}", 1), ("(\\frac{1}{3000000}, x)", "(0.0000003, x)", 0),
+    ("(\\frac{1}{4}, x)", "(0.25, x)", 1), ("1.5x", "\\frac{3}{2}x", 1),
+]
+THOUSANDS_AND_LISTS = [
+    ("[-36,104]", "[-36, 104]", 1), ("-36104", "[-36, 104]", 0), ("[-36,104]", "[-36104]", 0),
+    ("32349", "32, 349", 0), ("32349", "32,349", 1), ("32349", "32,\\! 349", 1), ("(100,101)", "(100, 101)", 1),
+    ("100101", "(100,101)", 0), ("1000", "\\$1,000", 1), ("12345.5", "12,345.5", 1), ("1, 2, 3", "1,2,3", 1),
+    ("123", "1,2,3", 0), ("(2, 12) \\cup (12, 102)", "(2,12) \\cup (12,102)", 1),
+    ("\\{1000, 2\\}", "\\{1{,}000, 2\\}", 1),
+]
+VARIABLES = [
+    ("x=5", "y=5", 0), ("5", "x=5", 1), ("3", "k=3", 1), ("x=5", "5", 1), ("x=5", "x = 5", 1), ("x=5", "x=6", 0),
+    ("2x+4y-3=0", "y=-\\frac{1}{2}x+\\frac{3}{4}", 1), ("y=-2x+1", "y = 1 - 2x", 1), ("y=-2x+1", "x=-2y+1", 0),
+    ("x=\\frac{1}{67}", "\\frac{1}{67}", 1), ("p=2", "q=2", 0),
+]
+TEXT_AND_UNITS = [("\\text{M}", "\\text{M}", 1), ("\\text{M}", "M", 1), ("\\text{m}", "\\text{ m}", 1),
+                  ("5\\text{ m}", "5", 1), ("28\\%", "28 percent", 1), ("\\text{(A)}", "\\text{(B)}", 0)]
+# (gold, whole response, expected score): the last-number fallback never takes a piece
+UNBOXED_RESPONSES = [
+    ("(0,9)", "The value is [0,9).", 0), ("2", "so x = \\frac{1+\\sqrt{5}}{2}", 0), ("2", "AZYUK2A", 0),
+    ("10", "we get 2^{10}", 0), ("3", "the roots are 1, 2, 3", 0), ("349", "it is 32, 349", 0), ("4", "x_4", 0),
+    ("2/3", "the probability is 2/3", 1), ("18", "so she has 18 apples.", 1), ("1234", "#### 1,234", 1),
+]
+
+
+def _grade_table(grader, table, make_response=lambda answer: f"Step 1.\n\nSo the answer is $\\boxed{{{answer}}}$."):
+    results = grader.grade([make_response(answer) for _, answer, _ in table], [gold for gold, _, _ in table])
+    return [(case, r) for case, r in zip(table, results) if r.score != case[2]]
+
+
+@pytest.mark.parametrize("table", [TINY_AND_NEAR_EQUAL_NUMBERS, THOUSANDS_AND_LISTS, VARIABLES, TEXT_AND_UNITS],
+                         ids=["tiny_and_near_equal_numbers", "thousands_and_lists", "variables", "text_and_units"])
+def test_rule_tables(grader, table):
+    assert _grade_table(grader, table) == []
+
+
+def test_unboxed_responses_grade_only_a_standalone_last_number(grader):
+    assert _grade_table(grader, UNBOXED_RESPONSES, make_response=lambda response: response) == []
+    assert grader.grade_one("The value is [0,9).", "(0,9)").reason == "no_answer"
+
+
+def test_precision_cases_reach_the_math_verify_workers(grader):
+    """The power / factorial / irrational rows are decided by the worker's exact rules, not a fast path."""
+    rows = [row for row in TINY_AND_NEAR_EQUAL_NUMBERS if "!" in row[0] or "^" in row[0] or "\\sqrt" in row[0]]
+    results = grader.grade([f"\\boxed{{{answer}}}" for _, answer, _ in rows], [gold for gold, _, _ in rows])
+    assert {r.reason for r in results} <= {"math_verify", "not_equivalent"} and len(rows) >= 6
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +121,41 @@ def test_every_math500_answer_matches_its_own_solution(grader):
     assert len(records) == 500 and not failures
 
 
-def test_every_gsm8k_test_answer_matches_itself(grader):
-    problems = load_math_dataset("gsm8k", str(data_file("gsm8k/test.jsonl")))
+def test_every_gsm8k_answer_matches_itself(grader):
+    """GSM8K train + test: every `#### N` scores 1 against its gold, as written ("1,600") and boxed."""
+    problems = [p for split in ("train", "test")
+                for p in load_math_dataset("gsm8k", str(data_file(f"gsm8k/{split}.jsonl")), split=split)]
     raw = [p.solution.rsplit("####", 1)[1].strip() for p in problems]  # e.g. "1,600", as written
     results = grader.grade([f"#### {r}" for r in raw], [p.answer for p in problems])
-    assert len(problems) == 1319 and all(g.score == 1.0 for g in results)
+    assert len(problems) == 7473 + 1319 and all(g.score == 1.0 for g in results)
     boxed = grader.grade([f"\\boxed{{{r}}}" for r in raw], raw)
     assert all(g.score == 1.0 for g in boxed)
+
+
+def test_every_math_gold_matches_its_own_solution():
+    """All 12,498 MATH train + test golds (two solutions box nothing): each solution graded against
+    its own boxed answer scores 1 in the calling process, and no gold normalises to nothing."""
+    problems = [p for split in ("train", "test")
+                for p in load_math_dataset("math", str(data_file(f"math/{split}.jsonl")), split=split)]
+    fast = Grader(GraderConfig(use_math_verify=False))
+    start = time.perf_counter()
+    results = fast.grade([p.solution for p in problems], [p.answer for p in problems])
+    elapsed = time.perf_counter() - start
+    assert len(problems) == 12_498 and [p.answer for p, r in zip(problems, results) if r.score != 1.0] == []
+    assert all(normalize_answer(p.answer) for p in problems)
+    assert elapsed < 20.0  # about 1 s on one core
+
+
+def test_math_assignment_golds_accept_the_value_and_reject_another_variable(grader):
+    """The MATH test golds written `v = value` (21 of them): the bare value scores 1, the same
+    value assigned to another variable scores 0."""
+    golds = [p.answer for p in load_math_dataset("math", str(data_file("math/test.jsonl")))
+             if re.match(r"[a-zA-Z]\s*=", p.answer)]
+    values = [gold.split("=", 1)[1].strip() for gold in golds]
+    renamed = [("v" if gold[0] == "w" else "w") + "=" + value for gold, value in zip(golds, values)]
+    assert len(golds) == 21
+    assert [r.score for r in grader.grade([f"\\boxed{{{v}}}" for v in values], golds)] == [1.0] * 21
+    assert [r.score for r in grader.grade([f"\\boxed{{{v}}}" for v in renamed], golds)] == [0.0] * 21
 
 
 def test_math500_answers_also_match_in_the_math_verify_workers(grader):

@@ -2,18 +2,22 @@
 
 Order: the last `\\boxed{...}` / `\\fbox{...}` (nested braces), else the last "the answer is X"
 / "final answer: X" phrase, else (when allowed, and only when the response has no box
-command at all, complete or not) the last number in the text (the GSM8K fallback).
-Every scan is linear in the input length; callers bound the length first.
+command at all, complete or not) the response's last number when it stands alone
+(`number_fallback.py`; the GSM8K fallback). Every scan is linear in the input length;
+callers bound the length first.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from rltrain.grading.number_fallback import last_standalone_number
+
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)")
+_BRACE = re.compile(r"[{}]")
 _ANSWER_PHRASE = re.compile(
     r"(?:final answer|the answer)\s*(?:is|:|=)\s*:?\s*", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 _MAX_PHRASE_ANSWER = 200  # characters kept after "the answer is"
 
 
@@ -29,27 +33,23 @@ def _matching_braces(text: str) -> dict[int, int]:
     """{index of "{": index of its matching "}"} for every balanced pair (one linear pass)."""
     stack: list[int] = []
     pairs: dict[int, int] = {}
-    for i, ch in enumerate(text):
-        if ch == "{":
-            stack.append(i)
-        elif ch == "}" and stack:
-            pairs[stack.pop()] = i
+    for brace in _BRACE.finditer(text):
+        if brace.group() == "{":
+            stack.append(brace.start())
+        elif stack:
+            pairs[stack.pop()] = brace.start()
     return pairs
 
 
-def _previous_box(text: str, end: int) -> tuple[int, str] | None:
-    """(position, command) of the last box command starting before `end`."""
-    found = max((text.rfind(c, 0, end), c) for c in _BOX_COMMANDS)
-    return found if found[0] >= 0 else None
-
-
 def last_boxed(text: str) -> str | None:
-    """Content of the last complete `\\boxed{...}` (or `\\fbox{...}`, `\\boxed 5`) in `text`."""
+    """Content of the last complete `\\boxed{...}` (or `\\fbox{...}`, `\\boxed 5`) in `text`.
+
+    One pass finds every box command and one pass pairs the braces, so many unclosed boxes
+    cost linear time.
+    """
     pairs: dict[int, int] | None = None
-    box = _previous_box(text, len(text))
-    while box is not None:
-        start, cmd = box
-        pos = start + len(cmd)
+    for match in reversed(list(_BOX_COMMAND.finditer(text))):
+        pos = match.end()
         while pos < len(text) and text[pos] == " ":
             pos += 1
         if pos < len(text) and text[pos] == "{":
@@ -58,11 +58,11 @@ def last_boxed(text: str) -> str | None:
             close = pairs.get(pos)
             if close is not None:
                 return text[pos + 1:close]
-        elif start + len(cmd) < pos < len(text):  # "\\boxed 5": one token after a space
-            m = re.match(r"[^\s$]+", text[pos:pos + _MAX_PHRASE_ANSWER])
-            if m:
-                return m.group(0)
-        box = _previous_box(text, start)  # unclosed or malformed: try the previous one
+        elif match.end() < pos < len(text):  # "\\boxed 5": one token after a space
+            token = re.match(r"[^\s$]+", text[pos:pos + _MAX_PHRASE_ANSWER])
+            if token:
+                return token.group(0)
+        # unclosed or malformed: try the previous one
     return None
 
 
@@ -81,14 +81,6 @@ def _phrase_answer(text: str) -> str | None:
     return tail or None
 
 
-def last_number(text: str) -> str | None:
-    """The last number in `text` ("1,234.5", "-3", ".5"), commas kept, or None."""
-    last = None
-    for last in _NUMBER.finditer(text):
-        pass
-    return None if last is None else last.group(0).rstrip(",")
-
-
 def extract_answer(response: str, *, number_fallback: bool = True) -> ExtractedAnswer | None:
     """The final answer of `response`, or None when it states none."""
     boxed = last_boxed(response)
@@ -98,7 +90,7 @@ def extract_answer(response: str, *, number_fallback: bool = True) -> ExtractedA
     if phrase is not None:
         return ExtractedAnswer(phrase, "phrase")
     if number_fallback and not any(cmd in response for cmd in _BOX_COMMANDS):
-        number = last_number(response)
+        number = last_standalone_number(response)
         if number is not None:
             return ExtractedAnswer(number, "last_number")
     return None

@@ -1,9 +1,11 @@
 """The success-reward grader: score 1 when a response's final answer equals the gold answer.
 
-Per item: bound the input, extract the final answer (`extract.py`), then try the cheap
-paths in this process (normalised exact match, rational comparison of plain numbers
-to 6 decimals; both are linear-time string work on bounded strings), and send only what they
-cannot decide to math-verify in a `TimeLimitedPool` with a hard per-item time limit.
+Per item: bound the input, extract the final answer (`extract.py`), normalise both sides
+(`normalize.py`, then the single-variable rule of `variables.py`), then try the cheap paths in
+this process (exact match of the normalised strings; exact comparison of plain numbers and of
+tuples / intervals / sets of them, with the rounded-decimal rule of `numbers.py`; all
+linear-time string work on bounded strings), and send only what they cannot decide to
+math-verify in a `TimeLimitedPool` with a hard per-item time limit (`verify_worker.py`).
 Nothing is ever evaluated as code. Every item gets a score (0.0 or 1.0) and a reason:
 
   correct:   "exact", "numeric", "math_verify"
@@ -16,8 +18,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rltrain.grading.extract import extract_answer
-from rltrain.grading.normalize import normalize_answer, numbers_equal, parse_number
+from rltrain.grading.normalize import normalize_answer
+from rltrain.grading.numbers import plain_numbers_equal
 from rltrain.grading.pool import TimeLimitedPool
+from rltrain.grading.variables import drop_assignment_variable
 
 _VERIFY_FN = "rltrain.grading.verify_worker:math_verify_equal"
 _WARM_UP_FN = "rltrain.grading.verify_worker:warm_up"
@@ -28,7 +32,8 @@ _PRELOAD = ("math_verify", "latex2sympy2_extended", "sympy")
 class GraderConfig:
     """timeout_s: hard limit per math-verify check; workers: pool processes;
     max_response_chars / max_answer_chars: longer inputs score 0 unread;
-    number_fallback: use the last number when no boxed / "the answer is" answer exists;
+    number_fallback: when no boxed / "the answer is" answer exists, use the last number if it
+    stands alone (never a piece of a fraction, interval, list or expression: `number_fallback.py`);
     use_math_verify: False keeps only the fast paths (no worker processes at all);
     cache_size: how many (gold, answer) math-verify verdicts to remember; the n samples of
     one prompt often repeat an answer, and a batch sends each distinct pair only once."""
@@ -67,14 +72,12 @@ def _fast_grade(response: object, gold: object, cfg: GraderConfig,
     answer = found.text
     if len(answer) > cfg.max_answer_chars:
         return GradeResult(0.0, "answer_too_long", answer[:cfg.max_answer_chars])
-    norm_gold, norm_answer = normalize_answer(gold), normalize_answer(answer)
+    norm_gold, norm_answer = drop_assignment_variable(normalize_answer(gold), normalize_answer(answer))
     if norm_answer and norm_answer == norm_gold:
         return GradeResult(1.0, "exact", answer)
-    gold_value, answer_value = parse_number(norm_gold), parse_number(norm_answer)
-    if gold_value is not None and answer_value is not None:
-        if numbers_equal(gold_value, answer_value):
-            return GradeResult(1.0, "numeric", answer)
-        return GradeResult(0.0, "numeric_mismatch", answer)
+    numeric = plain_numbers_equal(norm_gold, norm_answer)
+    if numeric is not None:
+        return GradeResult(1.0, "numeric", answer) if numeric else GradeResult(0.0, "numeric_mismatch", answer)
     if not norm_answer or not cfg.use_math_verify or len(gold) > cfg.max_answer_chars:
         return GradeResult(0.0, "not_equivalent", answer)
     return norm_gold, norm_answer, answer

@@ -1,88 +1,85 @@
-"""Cheap answer normalisation and the exact / numeric fast paths of the grader.
+"""Cheap answer normalisation: a canonical string for exact comparison, meaning kept.
 
-`normalize_answer` strips presentation-only LaTeX (`$`, `\\left`/`\\right`, `\\!`, `\\dfrac`,
-`\\text{units}`, degrees, percent signs, trailing periods, thousands separators) so that
-equal answers usually become equal strings. `parse_number` reads plain numbers, fractions
-(`3/4`, `\\frac{3}{4}`, `\\frac34`, `-\\frac{1}{2}`) and decimals into a Fraction, with no
-evaluation of any kind; anything else is None and goes to math-verify.
+`normalize_answer` removes presentation only: `$` wrappers, `\\displaystyle`, `\\left` /
+`\\right`, spacing commands, `\\dfrac` / `\\tfrac` (written `\\frac`), degrees, percent and dollar
+signs, a trailing period, a unit after an answer (`5\\text{ cm}^2`, `18 dollars`, `28 percent`),
+`\\text{}`-style wrappers (`\\text{Evelyn}` -> `Evelyn`) and thousands separators: LaTeX's
+explicit ones (`1{,}000`, `10,\\!000`) anywhere, a plain comma only in a standalone number
+(the whole answer is one number: `1,000`, `\\$12,345.5`; never inside a tuple or list).
+Whitespace is removed, except one space between a backslash command and a letter
+(`\\pi r`), and every remaining comma is written ", ", so list elements never fuse:
+`[-36,104]` and `[-36, 104]` both become `[-36, 104]`, and `32, 349` stays a two-element list.
+Variables are kept (`x=5` stays `x=5`; `variables.py` decides per pair of answers).
+No rule erases a non-empty answer: when removal would leave nothing, the answer is kept
+with its whitespace removed.
 """
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
-_MAX_DIGITS = 64  # longer numbers are left to math-verify (and Python's int limits)
-
-_TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
+_TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|textnormal|mathrm|mathbf|mbox)\{([^{}]*)\}")
 _UNITS = (r"(?:units?|dollars?|cents?|degrees?|inches|inch|feet|foot|ft|cm|mm|km|m|meters?|miles?|"
           r"hours?|minutes?|seconds?|days?|weeks?|years?|sq\.?\s*(?:units|ft|feet|cm|m))")
-# a unit written as text at the end ("5\text{ cm}^2"), or a unit word after a space ("5 dollars")
-_TEXT_UNIT = re.compile(r"\\(?:text|mbox|mathrm)\{\s*" + _UNITS + r"\s*\}(?:\^\{?[23]\}?)?\s*$",
-                        re.IGNORECASE)
+# a unit written as text after something ("5\text{ cm}^2", "2\pi\text{ m}"; "\text{M}" alone is an
+# answer, not a unit), or a unit word after a number and a space ("5 dollars")
+_TEXT_UNIT = re.compile(r"(?<=\S)\s*\\(?:text|textnormal|mbox|mathrm)\{\s*" + _UNITS
+                        + r"\s*\}(?:\^\{?[23]\}?)?\s*$", re.IGNORECASE)
 _BARE_UNIT = re.compile(r"(?<=\d)\s+(?:units?|dollars?|cents?|degrees?|inches|feet|meters?|miles?|"
-                        r"hours?|minutes?|seconds?|days?|weeks?|years?)\s*$", re.IGNORECASE)
+                        r"hours?|minutes?|seconds?|days?|weeks?|years?|percent(?:age)?|pct)\s*$",
+                        re.IGNORECASE)
+_LEFT_RIGHT = re.compile(r"\\(?:left|right)(?![a-zA-Z])")
 _SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad|~")
-_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d,])")
-_DECIMAL = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
-_SLASH_FRACTION = re.compile(r"^([-+]?)(\d+)/(\d+)$")
-_LATEX_FRACTION = re.compile(r"^([-+]?)\\frac(?:\{(\d+)\}\{(\d+)\}|(\d)(\d))$")
+# "1{,}000" and "10,\!000": LaTeX's explicit thousands commas, removed wherever they stand
+_LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|,\\!\s*)(?=\d{3}(?!\d))")
+_STANDALONE_THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
+_WHITESPACE = re.compile(r"\s+")
+_TRAILING_COMMAND = re.compile(r"\\[a-zA-Z]+$")
+_COMMAND_LOOKBACK = 64  # characters searched for a command before a space
 
 
 def _strip_wrappers(s: str) -> str:
-    s = s.strip()
-    while len(s) >= 2 and s[0] == "$" and s[-1] == "$":
-        s = s[1:-1].strip()
-    for prefix in ("\\displaystyle",):
-        if s.startswith(prefix):
-            s = s[len(prefix):].strip()
+    """`s` without surrounding whitespace, `$` pairs and a leading `\\displaystyle` (linear)."""
+    start, end = 0, len(s)
+    while start < end and s[start].isspace():
+        start += 1
+    while end > start and s[end - 1].isspace():
+        end -= 1
+    while end - start >= 2 and s[start] == "$" and s[end - 1] == "$":
+        start, end = start + 1, end - 1
+        while start < end and s[start].isspace():
+            start += 1
+        while end > start and s[end - 1].isspace():
+            end -= 1
+    s = s[start:end]
+    if s.startswith("\\displaystyle"):
+        s = s[len("\\displaystyle"):].strip()
     return s
+
+
+def _collapse_whitespace(s: str) -> str:
+    """Remove whitespace, keeping one space where it separates a command from a letter."""
+    def replacement(m: re.Match) -> str:
+        after = s[m.end():m.end() + 1]
+        before = s[max(0, m.start() - _COMMAND_LOOKBACK):m.start()]
+        return " " if after.isalpha() and _TRAILING_COMMAND.search(before) else ""
+    return _WHITESPACE.sub(replacement, s)
 
 
 def normalize_answer(answer: str) -> str:
     """A canonical string for cheap comparison (presentation removed, meaning kept)."""
     s = _strip_wrappers(answer)
-    s = s.replace("\u2212", "-").replace("{,}", ",")
+    s = s.replace("\u2212", "-")
+    s = _LATEX_THOUSANDS.sub("", s).replace("{,}", ",")
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    s = s.replace("\\left", "").replace("\\right", "")
+    s = _LEFT_RIGHT.sub("", s)
     s = s.replace("^\\circ", "").replace("^{\\circ}", "").replace("°", "")
     s = s.replace("\\%", "").replace("%", "").replace("\\$", "")
     s = _SPACING.sub("", s)
     s = _TEXT_UNIT.sub("", s)
     s = _BARE_UNIT.sub("", s)
     s = _TEXT_WRAPPERS.sub(r"\1", s)
-    s = _THOUSANDS.sub(lambda m: m.group(1).replace(",", ""), s)
     s = s.rstrip(".").strip()
-    s = re.sub(r"\s+", "", s)
-    if s.startswith("x=") or s.startswith("y="):  # "x=5" vs "5" (single-variable answer)
-        rest = s[2:]
-        if rest and "=" not in rest and "," not in rest:
-            s = rest
-    return s
-
-
-def parse_number(normalized: str) -> Fraction | None:
-    """Exact value of a normalized plain number / fraction, else None (never evaluates)."""
-    s = normalized
-    if not s or sum(ch.isdigit() for ch in s) > _MAX_DIGITS:
-        return None
-    if _DECIMAL.match(s):
-        return Fraction(s)
-    m = _SLASH_FRACTION.match(s)
-    if m is None:
-        m2 = _LATEX_FRACTION.match(s)
-        if m2 is None:
-            return None
-        sign = m2.group(1)
-        num, den = (m2.group(2), m2.group(3)) if m2.group(2) is not None else (m2.group(4), m2.group(5))
-    else:
-        sign, num, den = m.group(1), m.group(2), m.group(3)
-    if int(den) == 0:
-        return None
-    value = Fraction(int(num), int(den))
-    return -value if sign == "-" else value
-
-
-def numbers_equal(a: Fraction, b: Fraction, decimals: int = 6) -> bool:
-    """Equal after rounding both to `decimals` places (a rounded decimal vs an exact fraction,
-    as math-verify's float_rounding does); integers must match exactly."""
-    return a == b or round(a, decimals) == round(b, decimals)
+    if _STANDALONE_THOUSANDS.fullmatch(s):
+        s = s.replace(",", "")
+    s = _collapse_whitespace(s).replace(",", ", ")
+    return s or "".join(_strip_wrappers(answer).split())
