@@ -16,6 +16,7 @@ from rltrain.data.prompts import encode_prompts, format_prompt
 from rltrain.data.separators import separator_token_ids
 from rltrain.distributed.setup import DistInfo, all_reduce_sum
 from rltrain.grading import Grader, GraderConfig
+from rltrain.grading.responses import grade_responses, number_fallback_for
 from rltrain.metrics.response_stats import repeated_steps
 from rltrain.models.build import build_models
 from rltrain.ppo.experience import build_experience
@@ -73,12 +74,12 @@ class PPOTrainer:
         return [x[-limit:] for x in ids]
 
     def _grade(self, problems, outputs) -> tuple[torch.Tensor, list[str]]:
-        """success [B] (1 correct & stopped, else 0; `truncated` rows get 0) and the response texts."""
+        """success [B] (rltrain.grading.responses: 0 for truncated responses, as in eval) and the texts."""
         flat = [(p, o) for p, outs in zip(problems, outputs) for o in outs]
         texts = self.tokenizer.batch_decode([o.token_ids for _, o in flat], skip_special_tokens=True)
-        grades = self.grader.grade(texts, [p.answer for p, _ in flat])
-        ok = [g.score if o.finish_reason == "stop" else 0.0 for g, (_, o) in zip(grades, flat)]
-        return torch.tensor(ok, dtype=torch.float32), texts
+        grades = grade_responses(self.grader, texts, [p.answer for p, _ in flat], [o.finish_reason for _, o in flat],
+                                 number_fallback=number_fallback_for(self.cfg.data.dataset))
+        return torch.tensor([g.score for g in grades], dtype=torch.float32), texts
 
     # ---- one iteration ---------------------------------------------------------------------
     def step(self) -> dict[str, float]:
