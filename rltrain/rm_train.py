@@ -6,6 +6,8 @@ SOURCE is one of
   --task arithmetic                                the built-in arithmetic problems
 
 ORM: n sampled solutions per problem, labelled by the grader, BCE at the last token.
+Labels follow the trainer's success rule (rltrain.grading.responses): a solution or completion that
+hit --max-new-tokens counts as wrong, and the last-number fallback is on for gsm8k / arithmetic only.
 PRM: n sampled solutions per problem, split into steps at blank lines, each step prefix
 completed m times by the rollout engine (Math-Shepherd labels: hard = any completion correct,
 --soft-labels = fraction correct), BCE at the step positions. --prm-head value (default) puts a
@@ -68,6 +70,11 @@ def _spec(value: str, allowed: Sequence[str], flag: str) -> tuple[str, str]:
     return name, path
 
 
+def _dataset_name(args) -> str:
+    """The dataset the problems come from ("arithmetic" for --task), for its grading rule."""
+    return args.task if args.task else args.data.partition("=")[0]
+
+
 def _problems(args):
     """(prompt-free) problems: list of (question, gold answer)."""
     if args.task == "arithmetic":
@@ -83,6 +90,7 @@ def _problems(args):
 def _rollout_examples(args, problems, grader, bar):
     """ORM or PRM examples labelled from rollouts of the policy."""
     from rltrain.data.prompts import format_prompt
+    from rltrain.grading.responses import number_fallback_for
     from rltrain.models.loading import load_model_and_tokenizer
     from rltrain.rewards.auto_label import RolloutCompleter, auto_label_steps, outcome_examples, sample_solutions
     from rltrain.rewards.value_head import resolve_model_path
@@ -97,12 +105,14 @@ def _rollout_examples(args, problems, grader, bar):
     bar.set_description("sampling")
     samples = sample_solutions(prompts, [g for _, g in problems], engine, tok, params)
     bar.update(1)
+    fallback = number_fallback_for(_dataset_name(args))
     if args.kind == "orm":
-        return outcome_examples(samples, grader)
+        return outcome_examples(samples, grader, number_fallback=fallback)
     bar.set_description("auto-labelling")
     completer = RolloutCompleter(engine, tok, SamplingParams(temperature=args.temperature,
                                                              max_new_tokens=args.max_new_tokens, seed=args.seed))
-    return auto_label_steps([s for s, _ in samples], completer, grader, m=args.m_completions, soft=args.soft_labels)
+    return auto_label_steps([s for s, _ in samples], completer, grader, m=args.m_completions, soft=args.soft_labels,
+                            number_fallback=fallback)
 
 
 def _scorer_model(args):

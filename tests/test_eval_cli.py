@@ -31,23 +31,25 @@ def test_pass_at_k_errors_and_mean():
 
 
 class ScriptedEngine(RolloutEngine):
-    """Answers each prompt with scripted texts: greedy gets the first, samples the next n."""
+    """Answers each prompt with scripted responses: greedy gets the first, samples the next n. A
+    response is a text (it stops) or a (text, finish_reason) pair ("length": cut off, no stop token)."""
 
-    def __init__(self, tokenizer, script: dict[str, list[str]]):
+    def __init__(self, tokenizer, script: dict[str, list]):
         self.tok, self.script = tokenizer, script
 
     def generate(self, prompts, params):
         out = []
         for prompt in prompts:
             text = self.tok.decode(prompt)
-            texts = next(v for q, v in self.script.items() if q in text)
-            chosen = texts[:1] * params.n if params.greedy else texts[1:1 + params.n]
-            out.append([self._output(t) for t in chosen])
+            entries = next(v for q, v in self.script.items() if q in text)
+            chosen = entries[:1] * params.n if params.greedy else entries[1:1 + params.n]
+            out.append([self._output(*((e, "stop") if isinstance(e, str) else e)) for e in chosen])
         return out
 
-    def _output(self, text):
-        ids = self.tok(text, add_special_tokens=False)["input_ids"] + [self.tok.eos_token_id]
-        return RolloutOutput(ids, torch.zeros(len(ids)), "stop")
+    def _output(self, text, reason):
+        stop = [self.tok.eos_token_id] if reason == "stop" else []
+        ids = self.tok(text, add_special_tokens=False)["input_ids"] + stop
+        return RolloutOutput(ids, torch.zeros(len(ids)), reason)
 
     def update_weights(self, named_tensors):
         pass
@@ -107,10 +109,13 @@ def test_cli_end_to_end_on_tiny_model_and_shared_gsm8k(tiny_model_dir, tmp_path,
     assert all(r["score"] in (0.0, 1.0) and r["reason"] and r["gold"] for r in records)
     assert records[0]["gold"] == "18" and "Janet" in records[0]["prompt"]
     summary = json.loads((out / "summary.json").read_text())["results"]["gsm8k"]
-    assert set(summary) == {"problems", "greedy_acc", "sample_acc", "pass@1", "pass@2", "maj@2"}
+    assert set(summary) == {"problems", "greedy_acc", "sample_acc", "pass@1", "pass@2", "maj@2", "truncated"}
     assert summary["problems"] == 3
+    cut = [r for r in records if r["finish_reason"] == "length"]
+    assert cut and all((r["score"], r["reason"]) == (0.0, "truncated") for r in cut)
+    assert summary["truncated"] == pytest.approx(len(cut) / len(records))
     printed = capsys.readouterr().out
-    assert "gsm8k" in printed and "greedy_acc" in printed
+    assert "gsm8k" in printed and "greedy_acc" in printed and "truncated responses score 0" in printed
 
 
 def test_cli_module_entry_point_and_bad_data_spec(tmp_path, monkeypatch, capsys):

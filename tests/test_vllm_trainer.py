@@ -12,7 +12,10 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
 
 def test_two_rank_vllm_rollouts_follow_the_trainer(tmp_path):
     out = tmp_path / "vllm"
-    run_main(out, "rollout.engine=vllm", nproc=2, timeout=600)
+    proc = run_main(out, "rollout.engine=vllm", nproc=2, timeout=600)
+    # the engine computes in the trainer's dtype (float32 on CPU), said once by rank 0
+    assert proc.stdout.count("rollout engine dtype float32: rollout.vllm.dtype=trainer") == 1, proc.stdout[-3000:]
+    assert "sampler_logprob_gap" not in proc.stderr  # below the default threshold: no warning
     rows = metrics(out)
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     for r in rows:

@@ -8,6 +8,7 @@ Every error is a `ConfigError` naming the dotted key; nothing here loads a model
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from pathlib import Path
 from typing import Any, Sequence
@@ -174,6 +175,9 @@ def validate(cfg: Config) -> None:
     _require(ro.temperature > 0, "rollout.temperature", "PPO needs sampling (temperature > 0)")
     _require(0 < ro.top_p <= 1, "rollout.top_p", "must be in (0, 1]")
     _require(ro.max_new_tokens >= 1, "rollout.max_new_tokens", "must be >= 1")
+    gap = ro.sampler_logprob_gap_warn
+    _require(gap is None or (math.isfinite(gap) and gap >= 0), "rollout.sampler_logprob_gap_warn",
+             f"must be a finite number >= 0 (or null for the default), got {gap!r}")
     _require(rw.prm != "rule" or d.dataset == "arithmetic", "reward.prm",
              "the rule-based step checker only understands the built-in arithmetic task")
     _require(rw.orm != "none" or rw.orm_coef == 0.0, "reward.orm_coef",

@@ -95,7 +95,9 @@ class WarmupSFT:
 @dataclass
 class RolloutConfig:
     """engine: "builtin" (transformers generate) or "vllm" (rltrain.rollout.vllm_engine);
-    prompts: prompts per iteration over all ranks; n: samples per prompt."""
+    prompts: prompts per iteration over all ranks; n: samples per prompt;
+    sampler_logprob_gap_warn: warn once when the metric `sampler_logprob_gap` exceeds it (null: 0.01
+    when the trainer computes in float32, 0.05 in bfloat16; see rltrain.metrics.sampler_gap)."""
 
     engine: Literal["builtin", "vllm"] = "builtin"
     prompts: int = 32
@@ -105,19 +107,22 @@ class RolloutConfig:
     max_new_tokens: int = 64
     token_budget: int = 16384
     gpu_memory_utilization: float = 0.5
+    sampler_logprob_gap_warn: Optional[float] = None
     vllm: "VLLMOptions" = field(default_factory=lambda: VLLMOptions())
 
 
 @dataclass
 class VLLMOptions:
     """Engine options for rollout.engine=vllm (see rltrain.rollout.vllm_config.VLLMEngineConfig):
-    max_model_len (null: the model's limit), enforce_eager, dtype ("auto" | "float32" | "float16"
-    | "bfloat16"), tensor_parallel_size, enable_sleep_mode (free GPU memory during training),
-    bucket_mb: weight-sync bucket size (full tensors gathered from FSDP2 per reload call)."""
+    max_model_len (null: the model's limit), enforce_eager, dtype ("trainer": the dtype the trainer
+    computes log-probs in, see rltrain.rollout.engine_dtype; or explicitly "auto" = vLLM's choice
+    from the checkpoint, "float32", "float16", "bfloat16"), tensor_parallel_size, enable_sleep_mode
+    (free GPU memory during training), bucket_mb: weight-sync bucket size (full tensors gathered
+    from FSDP2 per reload call)."""
 
     max_model_len: Optional[int] = None
     enforce_eager: bool = True
-    dtype: str = "auto"
+    dtype: Literal["trainer", "auto", "float32", "float16", "bfloat16"] = "trainer"
     tensor_parallel_size: int = 1
     enable_sleep_mode: bool = False
     bucket_mb: int = 512

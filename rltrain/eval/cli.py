@@ -1,7 +1,8 @@
 """`python -m rltrain.eval --model PATH --data gsm8k=PATH [--data math500=PATH ...]`.
 
 Writes <out>/samples_<dataset>.jsonl (one line per graded response: prompt, response,
-extracted answer, score, reason, ...) and <out>/summary.json, and prints a summary table.
+extracted answer, score, reason, finish reason, ...) and <out>/summary.json, and prints a summary
+table. Responses that hit --max-new-tokens score 0 with reason "truncated", as in the trainer.
 """
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from rltrain.data.loaders import DATASETS, load_math_dataset, parse_data_spec
 from rltrain.data.prompts import DEFAULT_INSTRUCTION, PromptConfig
 from rltrain.eval.rerank import RERANK_MODES, Reranker
 from rltrain.eval.runner import DatasetResult, EvalConfig, evaluate_dataset
+
+
+TABLE_NOTE = ("truncated responses score 0 (hit --max-new-tokens; reason \"truncated\"), as in the trainer's "
+              "reward; `truncated` is their fraction")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,5 +135,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                "data": args.data, "results": {r.name: r.summary for r in results}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(format_table(results))
+    print(TABLE_NOTE)
     print(f"per-sample records and summary.json in {out}")
     return 0

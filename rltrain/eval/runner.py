@@ -6,6 +6,11 @@ For every problem: one greedy response (temperature 0) and `n_samples` sampled r
 to the engine in chunks so that a progress callback can follow along. Over the N samples of a
 problem, maj@N grades the most common final answer and best_of_N_<mode> the sample the
 reward model scores highest.
+
+Grading follows `rltrain.grading.responses`, the trainer's rule: a response that hit
+`max_new_tokens` (finish_reason "length") scores 0 with reason "truncated" and casts no vote in
+maj@N, so every accuracy here is computed as the trainer's `success_rate` is. `truncated` in the
+summary is the fraction of all responses (greedy and sampled) that hit the limit.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from rltrain.data.records import MathProblem
 from rltrain.eval.metrics import mean, mean_pass_at_k
 from rltrain.eval.rerank import Reranker, best_index, majority_vote
 from rltrain.grading.grader import Grader
+from rltrain.grading.responses import TRUNCATED, grade_responses, number_fallback_for
 from rltrain.rollout.types import RolloutEngine, RolloutOutput, SamplingParams
 
 
@@ -74,7 +80,7 @@ def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: Rollout
                      progress: Callable[[int], None] | None = None,
                      reranker: Reranker | None = None) -> DatasetResult:
     """Generate, grade and summarise; `progress(k)` is called after every k generations."""
-    number_fallback = name == "gsm8k"
+    number_fallback = number_fallback_for(name)
     prompts = [format_prompt(tokenizer, p.question, cfg.prompt) for p in problems]
     samples: list[dict] = []
     correct: dict[str, list[int]] = {}
@@ -89,7 +95,8 @@ def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: Rollout
             texts = [[tokenizer.decode(o.token_ids, skip_special_tokens=True) for o in per] for per in outs]
             flat = [t for per in texts for t in per]
             golds = [problems[i].answer for i, per in zip(chunk, texts) for _ in per]
-            grades = iter(grader.grade(flat, golds, number_fallback=number_fallback))
+            reasons = [o.finish_reason for per in outs for o in per]
+            grades = iter(grade_responses(grader, flat, golds, reasons, number_fallback=number_fallback))
             for i, per_out, per_text in zip(chunk, outs, texts):
                 n_ok, scores = 0, (reranker.scores(prompts[i], per_out) if reranker and mode == "sample" else None)
                 graded = []
@@ -115,6 +122,7 @@ def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: Rollout
         summary[f"maj@{cfg.n_samples}"] = mean(selected["maj"])
     if "best_of" in selected and reranker is not None:
         summary[f"best_of_{cfg.n_samples}_{reranker.mode}"] = mean(selected["best_of"])
+    summary["truncated"] = mean([float(r["reason"] == TRUNCATED) for r in samples])
     return DatasetResult(name, summary, samples)
 
 

@@ -16,7 +16,9 @@ from rltrain.data.prompts import encode_prompts, format_prompt
 from rltrain.data.separators import separator_token_ids
 from rltrain.distributed.setup import DistInfo, all_reduce_sum
 from rltrain.grading import Grader, GraderConfig
+from rltrain.grading.responses import grade_responses, number_fallback_for
 from rltrain.metrics.response_stats import repeated_steps
+from rltrain.metrics.sampler_gap import SamplerGapWarning, default_threshold, likely_causes
 from rltrain.models.build import build_models
 from rltrain.ppo.experience import build_experience
 from rltrain.ppo.kl_controller import KLController
@@ -25,6 +27,7 @@ from rltrain.ppo.phases import TrainStats, score_policy, score_values, train_min
 from rltrain.ppo.prompts import PromptStream, load_problems, prompt_config
 from rltrain.rewards.base import build_scoring_batch
 from rltrain.rewards.factory import build_orm, build_prm
+from rltrain.rollout.engine_dtype import engine_dtype
 from rltrain.rollout.factory import build_engine
 from rltrain.rollout.types import SamplingParams
 from rltrain.rollout.weight_sync import sync_weights
@@ -46,7 +49,10 @@ class PPOTrainer:
         self.rollout_lm, self.tokenizer, self.warmup_losses = models.rollout_lm, models.tokenizer, models.warmup_losses
         self.separators = separator_token_ids(self.tokenizer, cfg.reward.step_delimiter)
         model_dir = run_dir / "init_model" if cfg.model.policy == "builtin" else cfg.model.policy
-        self.engine = build_engine(cfg, self.rollout_lm, self.tokenizer, model_dir)
+        say = (lambda line: print(f"[rltrain] {line}", flush=True)) if info.is_main else None
+        self.engine = build_engine(cfg, self.rollout_lm, self.tokenizer, model_dir, device_type=info.device.type,
+                                   log=say)
+        self.gap_warning = self._gap_warning()
         self.grader = Grader(GraderConfig(workers=1, use_math_verify=cfg.data.dataset != "arithmetic"))
         self.prm = build_prm(cfg.reward, info.device, self.tokenizer)
         self.orm = build_orm(cfg.reward, info.device, self.tokenizer)
@@ -59,6 +65,15 @@ class PPOTrainer:
         self.stream = PromptStream(self.train_pool, cfg.rollout.prompts, cfg.run.seed)
         self.prompt_cfg = prompt_config(cfg)
         self.iteration = 0  # completed iterations
+
+    def _gap_warning(self) -> SamplerGapWarning:
+        """Warns (rank 0, once) when sampler_logprob_gap exceeds rollout.sampler_logprob_gap_warn."""
+        dtype = engine_dtype(self.cfg, self.info.device.type)
+        threshold = self.cfg.rollout.sampler_logprob_gap_warn
+        if threshold is None:
+            threshold = default_threshold(dtype.trainer)
+        causes = likely_causes(dtype, self.cfg.rollout.top_p, self.cfg.rollout.engine)
+        return SamplerGapWarning(threshold, causes, enabled=self.info.is_main)
 
     # ---- rollout ---------------------------------------------------------------------------
     def _sampling(self, iteration: int, n: int, temperature: float, salt: int = 0) -> SamplingParams:
@@ -73,12 +88,12 @@ class PPOTrainer:
         return [x[-limit:] for x in ids]
 
     def _grade(self, problems, outputs) -> tuple[torch.Tensor, list[str]]:
-        """success [B] (1 correct & stopped, else 0; `truncated` rows get 0) and the response texts."""
+        """success [B] (rltrain.grading.responses: 0 for truncated responses, as in eval) and the texts."""
         flat = [(p, o) for p, outs in zip(problems, outputs) for o in outs]
         texts = self.tokenizer.batch_decode([o.token_ids for _, o in flat], skip_special_tokens=True)
-        grades = self.grader.grade(texts, [p.answer for p, _ in flat])
-        ok = [g.score if o.finish_reason == "stop" else 0.0 for g, (_, o) in zip(grades, flat)]
-        return torch.tensor(ok, dtype=torch.float32), texts
+        grades = grade_responses(self.grader, texts, [p.answer for p, _ in flat], [o.finish_reason for _, o in flat],
+                                 number_fallback=number_fallback_for(self.cfg.data.dataset))
+        return torch.tensor([g.score for g in grades], dtype=torch.float32), texts
 
     # ---- one iteration ---------------------------------------------------------------------
     def step(self) -> dict[str, float]:
@@ -126,6 +141,7 @@ class PPOTrainer:
 
         metrics = self._metrics(exp, success, orm_scores, step_scores, batch, old_logp, ref_logp, entropy,
                                 values, gae.returns, stats, times)
+        self.gap_warning.check(metrics["sampler_logprob_gap"], it + 1)
         kl_per_response = metrics["kl_per_response"]
         self.kl.update(kl_per_response, int(metrics["samples"]))
         self.iteration += 1

@@ -5,12 +5,17 @@ answer from it. For every step prefix s_0..s_k (k < K-1) a completer samples m f
 continuing the prefix; the grader scores them; hard label = 1 if any completion is correct,
 soft label = the fraction correct. The last step's label is the grade of the solution itself.
 `RolloutCompleter` completes with a rollout engine; tests may plug in any `Completer`.
+
+Labels follow the trainer's success rule (`rltrain.grading.responses`): a completion or sampled
+solution that hit the token limit counts as wrong, as the trainer's reward would score it, so the
+reward models learn to predict the reward they stand in for.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Protocol, Sequence
 
+from rltrain.grading.responses import STOPPED_FINISH, grade_responses
 from rltrain.rewards.render import split_steps
 from rltrain.rewards.training import OutcomeExample, StepExample
 from rltrain.rollout.types import RolloutEngine, SamplingParams
@@ -18,17 +23,32 @@ from rltrain.rollout.types import RolloutEngine, SamplingParams
 
 @dataclass(frozen=True)
 class Solution:
-    """prompt text (as the policy saw it), gold answer, steps of one solution (they concatenate)."""
+    """prompt text (as the policy saw it), gold answer, steps of one solution (they concatenate);
+    finish_reason: "length" when the sampled solution hit the token limit (then it counts as wrong)."""
 
     prompt: str
     gold: str
     steps: list[str]
     source: str = ""
+    finish_reason: str = STOPPED_FINISH
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One completed response text and why its generation ended ("stop" | "length")."""
+
+    text: str
+    finish_reason: str = STOPPED_FINISH
 
 
 class Completer(Protocol):
-    def complete(self, requests: Sequence[tuple[str, Sequence[str]]], m: int) -> list[list[str]]:
-        """For each (prompt, prefix steps): m full response texts (the prefix + a continuation)."""
+    def complete(self, requests: Sequence[tuple[str, Sequence[str]]], m: int) -> list[list[Completion | str]]:
+        """For each (prompt, prefix steps): m full responses (the prefix + a continuation), each a
+        `Completion` or a plain text (a text is a response that finished: "stop")."""
+
+
+def _completion(item: Completion | str) -> Completion:
+    return item if isinstance(item, Completion) else Completion(item)
 
 
 class RolloutCompleter:
@@ -37,33 +57,35 @@ class RolloutCompleter:
     def __init__(self, engine: RolloutEngine, tokenizer, params: SamplingParams = SamplingParams(max_new_tokens=256)):
         self.engine, self.tokenizer, self.params = engine, tokenizer, params
 
-    def complete(self, requests: Sequence[tuple[str, Sequence[str]]], m: int) -> list[list[str]]:
+    def complete(self, requests: Sequence[tuple[str, Sequence[str]]], m: int) -> list[list[Completion]]:
         if not requests:
             return []
         prefixes = ["".join(steps) for _, steps in requests]
         ids = [self.tokenizer(p + s, add_special_tokens=False)["input_ids"] for (p, _), s in zip(requests, prefixes)]
         outs = self.engine.generate(ids, replace(self.params, n=m))
-        return [[pre + self.tokenizer.decode(o.token_ids, skip_special_tokens=True) for o in per]
-                for pre, per in zip(prefixes, outs)]
+        return [[Completion(pre + self.tokenizer.decode(o.token_ids, skip_special_tokens=True), o.finish_reason)
+                 for o in per] for pre, per in zip(prefixes, outs)]
 
 
 def auto_label_steps(solutions: Sequence[Solution], completer: Completer, grader, *, m: int = 4,
                      soft: bool = False, number_fallback: bool = True, chunk: int = 64) -> list[StepExample]:
-    """One StepExample per solution with Math-Shepherd labels (hard, or soft with `soft=True`)."""
+    """One StepExample per solution with Math-Shepherd labels (hard, or soft with `soft=True`);
+    truncated completions and truncated solutions count as wrong."""
     if m < 1:
         raise ValueError(f"auto_label_steps: `m` must be >= 1, got {m}")
     requests = [(i, k) for i, s in enumerate(solutions) for k in range(len(s.steps) - 1)]
     fractions: dict[tuple[int, int], float] = {}
     for start in range(0, len(requests), chunk):
         part = requests[start:start + chunk]
-        texts = completer.complete([(solutions[i].prompt, solutions[i].steps[:k + 1]) for i, k in part], m)
-        flat = [t for per in texts for t in per]
-        golds = [solutions[i].gold for (i, _), per in zip(part, texts) for _ in per]
-        grades = iter(grader.grade(flat, golds, number_fallback=number_fallback))
-        for key, per in zip(part, texts):
+        done = completer.complete([(solutions[i].prompt, solutions[i].steps[:k + 1]) for i, k in part], m)
+        flat = [_completion(c) for per in done for c in per]
+        golds = [solutions[i].gold for (i, _), per in zip(part, done) for _ in per]
+        grades = iter(grade_responses(grader, [c.text for c in flat], golds, [c.finish_reason for c in flat],
+                                      number_fallback=number_fallback))
+        for key, per in zip(part, done):
             fractions[key] = sum(next(grades).score > 0 for _ in per) / max(1, len(per))
-    finals = grader.grade(["".join(s.steps) for s in solutions], [s.gold for s in solutions],
-                          number_fallback=number_fallback)
+    finals = grade_responses(grader, ["".join(s.steps) for s in solutions], [s.gold for s in solutions],
+                             [s.finish_reason for s in solutions], number_fallback=number_fallback)
     examples = []
     for i, (s, final) in enumerate(zip(solutions, finals)):
         fr = [fractions[(i, k)] for k in range(len(s.steps) - 1)] + ([float(final.score > 0)] if s.steps else [])
@@ -80,12 +102,14 @@ def sample_solutions(prompts: Sequence[str], golds: Sequence[str], engine: Rollo
     for i, per in enumerate(engine.generate(ids, params)):
         for j, o in enumerate(per):
             text = tokenizer.decode(o.token_ids, skip_special_tokens=True)
-            out.append((Solution(prompts[i], golds[i], split_steps(text, delimiter), f"{i}:{j}"), text))
+            steps = split_steps(text, delimiter)
+            out.append((Solution(prompts[i], golds[i], steps, f"{i}:{j}", o.finish_reason), text))
     return out
 
 
 def outcome_examples(samples: Sequence[tuple[Solution, str]], grader, *,
                      number_fallback: bool = True) -> list[OutcomeExample]:
-    """ORM examples: each sampled response labelled by the grader."""
-    grades = grader.grade([t for _, t in samples], [s.gold for s, _ in samples], number_fallback=number_fallback)
+    """ORM examples: each sampled response labelled by the grader (0 when it was truncated)."""
+    grades = grade_responses(grader, [t for _, t in samples], [s.gold for s, _ in samples],
+                             [s.finish_reason for s, _ in samples], number_fallback=number_fallback)
     return [OutcomeExample(s.prompt, t, float(g.score > 0), s.source) for (s, t), g in zip(samples, grades)]
