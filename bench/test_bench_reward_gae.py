@@ -2,10 +2,13 @@
 
     TRITON_INTERPRET=0 OMP_NUM_THREADS=1 pytest bench/test_bench_reward_gae.py --benchmark-only
 
-On a GPU: Triton, the torch reference and the loops at the issue's sizes, plus the
+On a GPU: Triton, the torch reference and the loops at the target sizes, plus the
 device's copy bandwidth, so GB/s can be read against it (extra_info "GB/s").
 On CPU: the torch reference and the loops at small sizes (the Triton interpreter is a
 correctness tool, not a timing one); quote ratios from one run.
+Steps come from a plain id set ("ids") or from a text delimiter over token texts ("text",
+`kernels.StepDelimiter`: ids 1 and 2 read "\n\n" and ".\n\n", id 3 reads "\n"), the
+automaton the trainer runs.
 """
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ from bench.timing import record_bandwidth, synchronized
 GPU_SIZES = [(64, 512), (256, 2048), (1024, 4096)]
 CPU_SIZES = [(64, 512), (256, 2048)]
 SIZES = GPU_SIZES if torch.cuda.is_available() else CPU_SIZES
-IMPLS = (["triton"] if torch.cuda.is_available() else []) + ["torch", "loop", "loop_verl"]
+KERNELS = (["triton"] if torch.cuda.is_available() else []) + ["torch"]
+IMPLS = [f"{k}-{sep}" for k in KERNELS for sep in ("ids", "text")] + ["loop", "loop_verl"]
+TEXT_STEPS = kernels.StepDelimiter.from_token_texts(
+    ["w0", "\n\n", ".\n\n", "\n"] + [f" w{i}" for i in range(4, 32)], "\n\n")
 
 
 def make_inputs(B: int, T: int, device: torch.device) -> dict:
@@ -28,7 +34,8 @@ def make_inputs(B: int, T: int, device: torch.device) -> dict:
     tokens = torch.randint(0, 32, (B, T), generator=gen)  # ids 1, 2 are separators: ~16 steps / 256 tokens
     tokens[:, ::17] = 1
     mask = torch.arange(T)[None, :] < lengths[:, None]
-    max_steps = int(kernels.segment_steps(tokens, mask, [1, 2], backend="torch").num_steps.max())
+    max_steps = max(int(kernels.segment_steps(tokens, mask, sep, backend="torch").num_steps.max())
+                    for sep in ([1, 2], TEXT_STEPS))
     tensors = dict(token_ids=tokens, mask=mask, values=torch.randn(B, T, generator=gen),
                    outcome=torch.randint(0, 2, (B,), generator=gen).float(),
                    step_scores=torch.rand(B, max_steps, generator=gen),
@@ -48,11 +55,13 @@ def bytes_moved(inputs: dict) -> int:
 def test_reward_gae(benchmark, bench_device, impl, B, T):
     inputs = make_inputs(B, T, bench_device)
     kw = dict(kl_coef=0.05, gamma=1.0, lam=0.95)
-    if impl in ("triton", "torch"):
+    if not impl.startswith("loop"):
+        backend, sep = impl.split("-")
         fn = lambda: kernels.fused_reward_gae(  # noqa: E731
-            inputs["token_ids"], inputs["mask"], inputs["values"], inputs["outcome"], separator_ids=[1, 2],
+            inputs["token_ids"], inputs["mask"], inputs["values"], inputs["outcome"],
+            separator_ids=[1, 2] if sep == "ids" else TEXT_STEPS,
             step_scores=inputs["step_scores"], logprobs=inputs["logprobs"], ref_logprobs=inputs["ref_logprobs"],
-            shaping="clip_delta", backend=impl, **kw)
+            shaping="clip_delta", backend=backend, **kw)
     else:
         loop = loop_reward_gae if impl == "loop" else verl_masked_loop_gae
         fn = lambda: loop(inputs["mask"], inputs["values"], inputs["outcome"], inputs["logprobs"],  # noqa: E731

@@ -15,8 +15,7 @@ import torch.nn.functional as F
 
 from kernels.backend import resolve_backend
 from kernels.checks import INT_DTYPES, MASK_DTYPES, as_step_delimiter, check_tensor
-from kernels.step_delimiter import (ADD_BIT, BLANK_BIT, CONTINUES_BIT, INTERNAL_SHIFT, MAX_STATES,
-                                    StepDelimiter)
+from kernels.step_delimiter import MAX_STATES, StepDelimiter
 
 _OP = "segment_steps"
 
@@ -55,13 +54,16 @@ def valid_and_lengths(op: str, mask: torch.Tensor) -> tuple[torch.Tensor, torch.
     return valid, length.to(torch.int64)
 
 
-def _token_entries(token_ids: torch.Tensor, delimiter: StepDelimiter) -> torch.Tensor:
-    """[B, T] int64 table entries; ids outside [0, V) read the last entry."""
-    table = delimiter.table_on(token_ids.device)
-    vocab = table.numel() - 1
-    ids = token_ids.to(torch.int64)
-    ids = torch.where((ids >= 0) & (ids < vocab), ids, vocab)
-    return table.index_select(0, ids.reshape(-1)).view(ids.shape)
+def _vocab_index(token_ids: torch.Tensor, delimiter: StepDelimiter) -> torch.Tensor:
+    """[B * T] int64 table rows; ids outside [0, V) read the last row."""
+    vocab = delimiter.vocab_size
+    ids = token_ids.reshape(-1).to(torch.int64)
+    if ids.numel() == 0:
+        return ids
+    low, high = (int(x) for x in torch.aminmax(ids))
+    if low < 0 or high >= vocab:
+        ids = ids.clamp(min=-1, max=vocab).masked_fill_(ids < 0, vocab)
+    return ids
 
 
 def _compose_maps(earlier: torch.Tensor, later: torch.Tensor, num_states: int) -> torch.Tensor:
@@ -73,26 +75,36 @@ def _compose_maps(earlier: torch.Tensor, later: torch.Tensor, num_states: int) -
     return out
 
 
-def _states_after(entries: torch.Tensor, delimiter: StepDelimiter) -> torch.Tensor:
-    """[B, T] int64: the automaton's state after each token, starting from state 0."""
-    run = delimiter.run_state
+def _states_after_simple(codes: torch.Tensor, run: int) -> torch.Tensor:
+    """[B, T] int32 states after each token for constant / saturating-add maps:
+    s_t = min(r_c + (adds after c up to t), run), c = the last constant map at or before t."""
+    value = (codes & 15).to(torch.int32)
+    is_const = (codes & 16) == 0
+    added = torch.cumsum(value * ~is_const, dim=1, dtype=torch.int32)
+    consts = torch.cumsum(is_const, dim=1, dtype=torch.int32)  # constant maps at or before t
+    base_of = (value - added).masked_select(is_const)  # r_c - adds up to c, row-major, per constant
+    if base_of.numel() == 0:
+        return added.clamp_(max=run)
+    first = F.pad(torch.cumsum(consts[:, -1], 0, dtype=torch.int32)[:-1], (1, 0))
+    index = (first[:, None] + consts - 1).clamp_(min=0)
+    base = base_of.index_select(0, index.view(-1)).view(codes.shape) * (consts > 0)
+    return base.add_(added).clamp_(max=run)
+
+
+def _states_after(index: torch.Tensor, codes: torch.Tensor, delimiter: StepDelimiter) -> torch.Tensor:
+    """[B, T] int32: the automaton's state after each token, starting from state 0."""
+    if delimiter.constant_maps:
+        return (codes & 15).to(torch.int32)
     if delimiter.simple:
-        # s_t = min(value at the last constant map c <= t + the add values after c, run)
-        is_add = ((entries >> ADD_BIT) & 1).bool()
-        value = entries & 15
-        added = torch.cumsum(torch.where(is_add, value, 0), dim=1)
-        position = torch.arange(entries.shape[1], device=entries.device).expand_as(entries)
-        last_const = torch.cummax(torch.where(is_add, -1, position), dim=1).values
-        at = last_const.clamp(min=0)
-        base = torch.where(last_const >= 0, value.gather(1, at) - added.gather(1, at), 0)
-        return (base + added).clamp_(max=run)
-    prefix = entries & ((1 << (4 * MAX_STATES)) - 1)
+        return _states_after_simple(codes, delimiter.run_state)
+    maps = delimiter.table_on(codes.device).index_select(0, index).view(codes.shape)
+    prefix = maps & ((1 << (4 * MAX_STATES)) - 1)
     shift = 1
     while shift < prefix.shape[1]:  # Hillis-Steele scan: log2(T) rounds of composition
         prefix = torch.cat([prefix[:, :shift], _compose_maps(prefix[:, :-shift], prefix[:, shift:],
                                                              delimiter.num_states)], dim=1)
         shift *= 2
-    return prefix & 15
+    return (prefix & 15).to(torch.int32)
 
 
 def step_boundaries_torch(token_ids: torch.Tensor, valid: torch.Tensor, lengths: torch.Tensor,
@@ -101,17 +113,21 @@ def step_boundaries_torch(token_ids: torch.Tensor, valid: torch.Tensor, lengths:
     B, T = valid.shape
     boundary = torch.zeros_like(valid)
     if valid.numel():
-        entries = _token_entries(token_ids, delimiter)
-        after = _states_after(entries, delimiter)
-        before = F.pad(after[:, :-1], (1, 0))
-        internal = (entries >> (INTERNAL_SHIFT + before)) & 1
-        continues = ((entries >> CONTINUES_BIT) & 1) & valid
-        next_continues = F.pad(continues[:, 1:], (0, 1))
-        run_end = (internal | ((after == delimiter.run_state) & (next_continues == 0))).to(torch.uint8) & valid
-        position = torch.arange(T, device=valid.device)
-        nonblank = (((entries >> BLANK_BIT) & 1) == 0) & valid.bool()
-        last_nonblank = torch.where(nonblank, position, -1).amax(dim=1)
-        boundary = run_end & (position[None, :] < last_nonblank[:, None])
+        index = _vocab_index(token_ids, delimiter)
+        code_table, internal_table = delimiter.small_tables_on(valid.device)
+        codes = code_table.index_select(0, index).view(B, T)
+        after = _states_after(index, codes, delimiter)
+        run_end = (after == delimiter.run_state).view(torch.uint8)
+        continues = ((codes >> 5) & 1) & valid
+        run_end[:, :-1] &= continues[:, 1:] ^ 1  # the next valid token does not continue the run
+        if bool(internal_table.any()):
+            before = F.pad(after[:, :-1], (1, 0))
+            internal = (internal_table.index_select(0, index).view(B, T).to(torch.int32) >> before) & 1
+            run_end |= internal.to(torch.uint8)
+        position = torch.arange(1, T + 1, dtype=torch.int32, device=valid.device)  # t + 1
+        nonblank = ((codes >> 6) ^ 1) & valid
+        last_nonblank = (nonblank * position).amax(dim=1)  # t + 1 of the row's last non-blank token, or 0
+        boundary = run_end & valid & (position[None, :] <= last_nonblank[:, None] - 1)
     rows = torch.nonzero(lengths > 0).squeeze(1)
     boundary[rows, lengths[rows] - 1] = 1
     return boundary

@@ -207,12 +207,38 @@ class StepDelimiter:
             raise ValueError("StepDelimiter.split_text: built from token ids, it has no text delimiter")
         return split_text(text, self.delimiter)
 
+    @property
+    def constant_maps(self) -> bool:
+        """Every token sets the state whatever it was (plain id sets): no scan is needed."""
+        return self._derived()["constant"]
+
     def table_on(self, device: torch.device) -> torch.Tensor:
         """The table on `device` (copied once per device)."""
-        key = str(device)
-        if key not in self._on_device:
-            self._on_device[key] = self.table.to(device)
-        return self._on_device[key]
+        return self._on(device, "table")
+
+    def small_tables_on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The table split into narrow per-token fields, for the torch reference, on `device`:
+        codes [V + 1] uint8 (bits 0-3 the state from state 0, 4 "add", 5 "continues", 6 "blank")
+        and internal [V + 1] int16 (bit s: a run ends inside the token from state s)."""
+        return self._on(device, "codes"), self._on(device, "internal")
+
+    def _derived(self) -> dict:
+        if "cpu:codes" not in self._on_device:
+            t = self.table
+            codes = ((t & 15) | ((t >> ADD_BIT) & 1) << 4 | ((t >> CONTINUES_BIT) & 1) << 5
+                     | ((t >> BLANK_BIT) & 1) << 6)
+            self._on_device["cpu:codes"] = codes.to(torch.uint8)
+            self._on_device["cpu:internal"] = ((t >> INTERNAL_SHIFT) & ((1 << MAX_STATES) - 1)).to(torch.int16)
+            self._on_device["cpu:table"] = t
+            self._on_device["constant"] = not bool(((t >> ADD_BIT) & 1).any()) and self.simple
+        return self._on_device
+
+    def _on(self, device: torch.device, name: str) -> torch.Tensor:
+        derived = self._derived()
+        key = f"{device}:{name}"
+        if key not in derived:
+            derived[key] = derived[f"cpu:{name}"].to(device)
+        return derived[key]
 
 
 @functools.lru_cache(maxsize=64)
