@@ -77,24 +77,28 @@ def _compose_maps(earlier: torch.Tensor, later: torch.Tensor, num_states: int) -
 
 def _states_after_simple(codes: torch.Tensor, run: int) -> torch.Tensor:
     """[B, T] int32 states after each token for constant / saturating-add maps:
-    s_t = min(r_c + (adds after c up to t), run), c = the last constant map at or before t."""
+    s_t = min(r_c + (adds after c up to t), run), c = the last constant map at or before t
+    (with r = 0 before a row's first constant)."""
     value = (codes & 15).to(torch.int32)
     is_const = (codes & 16) == 0
     added = torch.cumsum(value * ~is_const, dim=1, dtype=torch.int32)
-    consts = torch.cumsum(is_const, dim=1, dtype=torch.int32)  # constant maps at or before t
-    base_of = (value - added).masked_select(is_const)  # r_c - adds up to c, row-major, per constant
-    if base_of.numel() == 0:
-        return added.clamp_(max=run)
-    first = F.pad(torch.cumsum(consts[:, -1], 0, dtype=torch.int32)[:-1], (1, 0))
-    index = (first[:, None] + consts - 1).clamp_(min=0)
-    base = base_of.index_select(0, index.view(-1)).view(codes.shape) * (consts > 0)
+    hole = torch.zeros((), dtype=torch.int32) - (1 << 30)
+    base = torch.where(is_const, value - added, hole)  # r_c - adds up to c, at each constant
+    base[:, 0].masked_fill_(~is_const[:, 0], 0)  # the row start acts as a constant 0
+    missing = ~is_const
+    missing[:, 0] = False
+    shift = 1
+    while shift < base.shape[1] and bool(missing.any()):  # forward-fill the adds (a doubling scan)
+        base = torch.where(missing, F.pad(base[:, :-shift], (shift, 0), value=-(1 << 30)), base)
+        missing = base == hole
+        shift *= 2
     return base.add_(added).clamp_(max=run)
 
 
 def _states_after(index: torch.Tensor, codes: torch.Tensor, delimiter: StepDelimiter) -> torch.Tensor:
-    """[B, T] int32: the automaton's state after each token, starting from state 0."""
+    """[B, T] int (uint8 or int32): the automaton's state after each token, from state 0."""
     if delimiter.constant_maps:
-        return (codes & 15).to(torch.int32)
+        return codes & 15
     if delimiter.simple:
         return _states_after_simple(codes, delimiter.run_state)
     maps = delimiter.table_on(codes.device).index_select(0, index).view(codes.shape)
@@ -120,14 +124,16 @@ def step_boundaries_torch(token_ids: torch.Tensor, valid: torch.Tensor, lengths:
         run_end = (after == delimiter.run_state).view(torch.uint8)
         continues = ((codes >> 5) & 1) & valid
         run_end[:, :-1] &= continues[:, 1:] ^ 1  # the next valid token does not continue the run
-        if bool(internal_table.any()):
-            before = F.pad(after[:, :-1], (1, 0))
+        if delimiter.has_internal_ends:
+            before = F.pad(after[:, :-1].to(torch.int32), (1, 0))
             internal = (internal_table.index_select(0, index).view(B, T).to(torch.int32) >> before) & 1
             run_end |= internal.to(torch.uint8)
-        position = torch.arange(1, T + 1, dtype=torch.int32, device=valid.device)  # t + 1
-        nonblank = ((codes >> 6) ^ 1) & valid
-        last_nonblank = (nonblank * position).amax(dim=1)  # t + 1 of the row's last non-blank token, or 0
-        boundary = run_end & valid & (position[None, :] <= last_nonblank[:, None] - 1)
+        boundary = run_end & valid
+        if delimiter.has_blank_tokens:  # an end counts only before the row's last non-blank token
+            position = torch.arange(1, T + 1, dtype=torch.int32, device=valid.device)  # t + 1
+            nonblank = ((codes >> 6) ^ 1) & valid
+            last_nonblank = (nonblank * position).amax(dim=1)  # t + 1 of the last non-blank token, or 0
+            boundary &= position[None, :] <= last_nonblank[:, None] - 1
     rows = torch.nonzero(lengths > 0).squeeze(1)
     boundary[rows, lengths[rows] - 1] = 1
     return boundary

@@ -212,6 +212,16 @@ class StepDelimiter:
         """Every token sets the state whatever it was (plain id sets): no scan is needed."""
         return self._derived()["constant"]
 
+    @property
+    def has_internal_ends(self) -> bool:
+        """Some token holds a whole run end inside it (e.g. "\n\n " for "\n\n")."""
+        return self._derived()["internal_ends"]
+
+    @property
+    def has_blank_tokens(self) -> bool:
+        """Some token has no text or only whitespace (never for plain id sets)."""
+        return self._derived()["blank_tokens"]
+
     def table_on(self, device: torch.device) -> torch.Tensor:
         """The table on `device` (copied once per device)."""
         return self._on(device, "table")
@@ -231,6 +241,8 @@ class StepDelimiter:
             self._on_device["cpu:internal"] = ((t >> INTERNAL_SHIFT) & ((1 << MAX_STATES) - 1)).to(torch.int16)
             self._on_device["cpu:table"] = t
             self._on_device["constant"] = not bool(((t >> ADD_BIT) & 1).any()) and self.simple
+            self._on_device["internal_ends"] = bool(self._on_device["cpu:internal"].any())
+            self._on_device["blank_tokens"] = bool(((t >> BLANK_BIT) & 1).any())
         return self._on_device
 
     def _on(self, device: torch.device, name: str) -> torch.Tensor:
