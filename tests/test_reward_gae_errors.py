@@ -63,3 +63,43 @@ def test_triton_without_gpu_or_interpreter_is_an_error(monkeypatch):
     with pytest.raises(ValueError, match="TRITON_INTERPRET"):
         call("triton")
     assert call("auto").advantages.shape == (B, T)  # auto falls back to the torch reference
+
+
+def with_value(tensor: torch.Tensor, index: tuple, value: float) -> torch.Tensor:
+    out = tensor.clone()
+    out[index] = value
+    return out
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("name,index,value,row", [
+    ("step_scores", (0, 2), NAN, 0),   # row 0 has 3 steps: column 2 is read
+    ("step_scores", (1, 0), -INF, 1),
+    ("values", (1, 2), NAN, 1),
+    ("values", (0, 0), INF, 0),
+    ("outcome", (1,), NAN, 1),
+    ("outcome", (0,), -INF, 0),
+    ("logprobs", (0, 4), NAN, 0),
+    ("ref_logprobs", (1, 1), INF, 1),
+])
+def test_non_finite_input_names_the_argument_and_row(backend, name, index, value, row):
+    """A PRM, critic or sampler that emits NaN / inf is a bug to surface; both backends agree."""
+    bad = with_value(good_args()[name], index, value)
+    with pytest.raises(ValueError, match=rf"`{name}` has a NaN or infinite value.* row {row}$"):
+        call(backend, **{name: bad})
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_non_finite_values_where_nothing_reads_them_are_fine(backend):
+    args = good_args()
+    scores = with_value(with_value(args["step_scores"], (1, 1), NAN), (1, 2), INF)  # row 1 has one step
+    values = with_value(args["values"], (0, 5), NAN)  # padding
+    logp = with_value(args["logprobs"], (1, 4), -INF)  # padding
+    out = call(backend, step_scores=scores, values=values, logprobs=logp)
+    for t in (out.rewards, out.advantages, out.returns):
+        assert bool(torch.isfinite(t).all())
+    expected = call("torch")
+    torch.testing.assert_close(out.advantages.cpu(), expected.advantages)
