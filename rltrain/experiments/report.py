@@ -168,7 +168,7 @@ def write_tables(out: Path, exp, runs: list[dict], agg: dict, failed: list[dict]
         text += ["Runs missing from the table:", ""] + [f"- {f['design']} seed {f['seed']}: {f['why']}" for f in failed] + [""]
     checks = acceptance(agg)
     if checks:
-        text += ["## Acceptance checks (issue 8)", ""]
+        text += ["## Acceptance checks", ""]
         for what, ok, detail in checks:
             mark = "n/a" if ok is None else ("PASS" if ok else "FAIL")
             text.append(f"- **{mark}** {what}: {detail}")

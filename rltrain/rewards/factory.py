@@ -1,7 +1,7 @@
 """Build the configured PRM / ORM scorers, importing learned ones lazily.
 
 `reward.prm = "none" | "rule" | <path or Hub id>` and `reward.orm = "none" | <path>`. Learned
-scorers live in `rltrain.rewards.<reward.scorer_module>` (default `scorers`, built by issue 5)
+scorers live in `rltrain.rewards.<reward.scorer_module>` (default `scorers`)
 which must offer `load_prm(path, policy_tokenizer=..., device=...)` / `load_orm(...)`
 returning objects that satisfy `rltrain.rewards.base` (`score_steps -> [B, K]`, `score -> [B]`).
 """
