@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from kernels.step_delimiter import StepDelimiter
+from kernels.step_delimiter import MAX_TOKEN_ID, StepDelimiter
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
@@ -70,4 +70,6 @@ def as_step_delimiter(op: str, separator_ids: object) -> StepDelimiter:
             raise ValueError(f"{op}: `separator_ids` must hold ints, not bools")
     if ids and min(ids) < 0:
         raise ValueError(f"{op}: `separator_ids` must be >= 0, got {min(ids)}")
+    if ids and max(ids) > MAX_TOKEN_ID:
+        raise ValueError(f"{op}: `separator_ids` must be token ids <= {MAX_TOKEN_ID}, got {max(ids)}")
     return StepDelimiter.from_ids(ids)

@@ -55,7 +55,7 @@ def _first_row(bad: torch.Tensor) -> int:
 
 
 def _check_token_input(name: str, x: torch.Tensor, valid_f: torch.Tensor) -> None:
-    bad = ~torch.isfinite(x) & (valid_f != 0)
+    bad = ~torch.isfinite(x.float()) & (valid_f != 0)
     if bool(bad.any()):
         raise NonFiniteInput(name, _first_row(bad))
 
@@ -64,11 +64,13 @@ def reward_gae_torch(token_ids, valid, lengths, values, outcome, delimiter: Step
                      logprobs, ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam):
     """`valid` [B, T] uint8 and `lengths` [B] from `valid_and_lengths`; the rest as validated
     by `fused_reward_gae`. Returns (rewards, advantages, returns) float32 [B, T], num_steps [B] int32.
-    Raises NonFiniteInput for a NaN / inf at a valid position, in `outcome`, or in a step score
-    that is read (column < num_steps).
+    Raises NonFiniteInput for a NaN / inf (in float32, where the math runs) at a valid position,
+    in `outcome`, or in a step score that is read (column < num_steps), checked in the order
+    outcome, logprobs, ref_logprobs, step_scores, values (the Triton backend's order too).
     """
     B, T = valid.shape
     valid_f = valid.to(torch.float32)
+    outcome = outcome.float()
     if not bool(torch.isfinite(outcome).all()):
         raise NonFiniteInput("outcome", _first_row(~torch.isfinite(outcome)))
     if logprobs is not None:
@@ -85,17 +87,18 @@ def reward_gae_torch(token_ids, valid, lengths, values, outcome, delimiter: Step
     rows = torch.div(flat, T, rounding_mode="floor")
     num_steps = torch.bincount(rows, minlength=B).to(torch.int32)
     if step_scores is not None and step_scores.shape[1] > 0:
+        step_scores = step_scores.float()
         read = torch.arange(step_scores.shape[1], device=flat.device)[None, :] < num_steps[:, None]
         unread_or_finite = torch.isfinite(step_scores) | ~read
         if not bool(unread_or_finite.all()):
             raise NonFiniteInput("step_scores", _first_row(~unread_or_finite))
         first_of_row = torch.cumsum(num_steps, 0) - num_steps
         k = torch.arange(flat.numel(), device=flat.device) - first_of_row[rows]
-        shaped = shape_step_scores(step_scores.float(), num_steps, shaping, eta)
+        shaped = shape_step_scores(step_scores, num_steps, shaping, eta)
         at_step = shaped[rows, k.clamp(max=shaped.shape[1] - 1)]
         rewards.view(-1).index_add_(0, flat, at_step.mul_(prm_coef))
     has_tokens = torch.nonzero(lengths > 0).squeeze(1)
-    rewards.index_put_((has_tokens, lengths[has_tokens] - 1), outcome[has_tokens].float(), accumulate=True)
+    rewards.index_put_((has_tokens, lengths[has_tokens] - 1), outcome[has_tokens], accumulate=True)
 
     v = values.to(torch.float32, copy=True)
     if not _zero_padding_(v, valid_f):

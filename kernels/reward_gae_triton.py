@@ -122,8 +122,8 @@ def _reward_gae_kernel(
 
 
 # bits of the per-row status word the kernel writes
-STATUS_BITS = (("mask", 1), ("values", 2), ("outcome", 4), ("step_scores", 8), ("logprobs", 16),
-               ("ref_logprobs", 32))
+STATUS_BITS = (("mask", 1), ("outcome", 4), ("logprobs", 16), ("ref_logprobs", 32), ("step_scores", 8),
+               ("values", 2))  # reported in this order, as the torch backend checks
 
 
 def reward_gae_triton(token_ids, mask, values, outcome, delimiter: StepDelimiter, step_scores, logprobs,

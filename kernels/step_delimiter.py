@@ -34,6 +34,7 @@ from typing import Iterable, Sequence
 import torch
 
 MAX_STATES = 12
+MAX_TOKEN_ID = (1 << 24) - 1  # larger than any vocabulary; bounds the lookup table of an id set
 INTERNAL_SHIFT = 48
 CONTINUES_BIT = 60
 BLANK_BIT = 61
@@ -198,8 +199,13 @@ class StepDelimiter:
 
     @classmethod
     def from_ids(cls, separator_ids: Iterable[int]) -> "StepDelimiter":
-        """A plain separator set: each maximal run of these ids closes one step at its last token."""
-        return _from_ids_cached(tuple(sorted(set(int(i) for i in separator_ids))))
+        """A plain separator set: each maximal run of these ids closes one step at its last token.
+        Raises ValueError for an id outside [0, MAX_TOKEN_ID]."""
+        ids = tuple(sorted(set(int(i) for i in separator_ids)))
+        if ids and not 0 <= ids[0] <= ids[-1] <= MAX_TOKEN_ID:
+            raise ValueError(f"StepDelimiter: separator ids must be in [0, {MAX_TOKEN_ID}] (a vocabulary id), "
+                             f"got {ids[0] if ids[0] < 0 else ids[-1]}")
+        return _from_ids_cached(ids)
 
     def split_text(self, text: str) -> list[str]:
         """The text rule for this delimiter (see `split_text`); id sets have no text rule."""

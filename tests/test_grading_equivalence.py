@@ -67,7 +67,23 @@ VARIABLES = [
     ("x=\\frac{1}{67}", "\\frac{1}{67}", 1), ("p=2", "q=2", 0),
 ]
 TEXT_AND_UNITS = [("\\text{M}", "\\text{M}", 1), ("\\text{M}", "M", 1), ("\\text{m}", "\\text{ m}", 1),
-                  ("5\\text{ m}", "5", 1), ("28\\%", "28 percent", 1), ("\\text{(A)}", "\\text{(B)}", 0)]
+                  ("5\\text{ m}", "5", 1), ("28\\%", "28 percent", 1), ("\\text{(A)}", "\\text{(B)}", 0),
+                  ("6", "6 \\text{ square units}", 1), ("6", "6 square units", 1), ("18\\%", "18 \\text{ percent}", 1)]
+# whitespace between digits never fuses them: mixed numbers, space-grouped thousands, notation
+MIXED_AND_SCIENTIFIC = [
+    ("5.5", "1 1/2", 0), ("1.5", "1 1/2", 1), ("\\frac{21}{2}", "2 1/2", 0), ("\\frac{5}{2}", "2 1/2", 1),
+    ("3.25", "3\\ 1/4", 1), ("-2.5", "-2 1/2", 1), ("1000000", "1 000 000", 1), ("1000", "1\\,000", 1),
+    ("12", "1 2", 0), ("0.0000001", "1e-7", 1), ("0.0000001", "1\\times10^{-7}", 1), ("2500", "2.5E3", 1),
+    ("0.0000001", "1e-6", 0),
+]
+# (gold, whole response, expected score): "the answer is" phrases as models write them
+PHRASED_RESPONSES = [
+    ("18", "The answer is **18**.", 1), ("18", "Final Answer: **18**", 1), ("18", "**Final Answer:** 18", 1),
+    ("18", "**Final Answer:** $18$", 1), ("18", "The answer is **18** dollars.", 1), ("18", "The answer is $\\$18$.", 1),
+    ("18", "The answer is 18, not 20.", 1), ("20", "The answer is 18, not 20.", 0), ("18", "The final answer is \\[18\\]", 1),
+    ("(1,2)", "The answer is (1, 2).", 1), ("1,2,3", "The answer is 1, 2, 3.", 1), ("5", "The answer is $x = 5$, so done.", 1),
+    ("\\$32,\\!348", "The answer is $\\$32,\\!348$.", 1), ("\\$18.90", "The answer is $\\$18.90$.", 1),
+]
 # (gold, whole response, expected score): the last-number fallback never takes a piece
 UNBOXED_RESPONSES = [
     ("(0,9)", "The value is [0,9).", 0), ("2", "so x = \\frac{1+\\sqrt{5}}{2}", 0), ("2", "AZYUK2A", 0),
@@ -81,10 +97,24 @@ def _grade_table(grader, table, make_response=lambda answer: f"Step 1.\n\nSo the
     return [(case, r) for case, r in zip(table, results) if r.score != case[2]]
 
 
-@pytest.mark.parametrize("table", [TINY_AND_NEAR_EQUAL_NUMBERS, THOUSANDS_AND_LISTS, VARIABLES, TEXT_AND_UNITS],
-                         ids=["tiny_and_near_equal_numbers", "thousands_and_lists", "variables", "text_and_units"])
+@pytest.mark.parametrize("table", [TINY_AND_NEAR_EQUAL_NUMBERS, THOUSANDS_AND_LISTS, VARIABLES, TEXT_AND_UNITS,
+                                   MIXED_AND_SCIENTIFIC],
+                         ids=["tiny_and_near_equal_numbers", "thousands_and_lists", "variables", "text_and_units",
+                              "mixed_and_scientific"])
 def test_rule_tables(grader, table):
     assert _grade_table(grader, table) == []
+
+
+def test_phrased_answers_with_markdown_and_math_delimiters(grader):
+    assert _grade_table(grader, PHRASED_RESPONSES, make_response=lambda response: response) == []
+
+
+def test_every_gsm8k_answer_matches_when_phrased_with_a_dollar_sign(grader):
+    """"The answer is $\\$<gold>$." for every GSM8K test answer (the `\\$` is not a math delimiter)."""
+    golds = [json.loads(x)["answer"].split("####")[-1].strip()
+             for x in data_file("gsm8k/test.jsonl").read_text(encoding="utf-8").splitlines()]
+    results = grader.grade([f"Step 1.\n\nThe answer is $\\${g}$." for g in golds], golds)
+    assert [(g, r) for g, r in zip(golds, results) if r.score != 1] == []
 
 
 def test_unboxed_responses_grade_only_a_standalone_last_number(grader):

@@ -103,3 +103,29 @@ def test_non_finite_values_where_nothing_reads_them_are_fine(backend):
         assert bool(torch.isfinite(t).all())
     expected = call("torch")
     torch.testing.assert_close(out.advantages.cpu(), expected.advantages)
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("name,index,row", [("values", (0, 0), 0), ("outcome", (1,), 1), ("step_scores", (0, 1), 0),
+                                            ("logprobs", (1, 2), 1)])
+def test_float64_beyond_the_float32_range_is_non_finite_on_both_backends(backend, name, index, row):
+    """The math runs in float32: 1e39 in a float64 input overflows there, so both backends refuse it."""
+    bad = with_value(good_args()[name].double(), index, 1e39)
+    with pytest.raises(ValueError, match=rf"`{name}` has a NaN or infinite value.* row {row}$"):
+        call(backend, **{name: bad})
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_several_bad_inputs_are_reported_in_the_same_order_by_both_backends(backend):
+    args = good_args()
+    with pytest.raises(ValueError, match="`outcome`"):
+        call(backend, values=with_value(args["values"], (1, 2), NAN), outcome=with_value(args["outcome"], (1,), NAN))
+    with pytest.raises(ValueError, match="`logprobs`"):
+        call(backend, values=with_value(args["values"], (1, 2), NAN), logprobs=with_value(args["logprobs"], (0, 0), NAN))
+    with pytest.raises(ValueError, match="`step_scores`"):
+        call(backend, values=with_value(args["values"], (1, 2), NAN), step_scores=with_value(args["step_scores"], (1, 0), NAN))
+
+
+def test_separator_ids_beyond_any_vocabulary_are_refused():
+    with pytest.raises(ValueError, match="separator_ids"):
+        call("torch", separator_ids=[10 ** 9])

@@ -3,8 +3,8 @@
 The expected steps come from an independent definition (regular expressions over the text's
 bytes); the kernels see only token ids and a `StepDelimiter` built from the token texts.
 Tokenizations are random (cuts anywhere, also inside multi-byte characters) except that no
-token may contain a step end followed by more text: that is the one split the token level
-cannot express (README "Fused ops").
+step end may fall strictly inside a token: that is the one split the token level cannot
+express (README "Fused ops").
 """
 import random
 import re

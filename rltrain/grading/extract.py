@@ -16,8 +16,16 @@ from rltrain.grading.number_fallback import last_standalone_number
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)")
 _BRACE = re.compile(r"[{}]")
+# "The answer is", "Final answer:", "**Final Answer:**", "final answer = " (one way to match any
+# text: no two adjacent optional whitespace runs, so long whitespace cannot make it quadratic)
 _ANSWER_PHRASE = re.compile(
-    r"(?:final answer|the answer)\s*(?:is|:|=)\s*:?\s*", re.IGNORECASE)
+    r"(?:final answer|the answer)\s*(?:(?:\*{1,2}|_{1,2})\s*)?(?:is|:|=)\s*:?\s*", re.IGNORECASE)
+_CLOSING_EMPHASIS = re.compile(r"(?:\*{1,2}|_{1,2})(?=\s|\$|$)\s*")  # "**Final Answer:** 18"
+_LEADING_EMPHASIS = re.compile(r"(\*{1,2}|_{1,2})(?=\S)")
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+_DISPLAY_MATH = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"))
+# a comma that starts a clause ("18, not 20", "18, which is"), not a list element
+_CLAUSE_COMMA = re.compile(r",\s+(?=[A-Za-z]{2,}\b)")
 _MAX_PHRASE_ANSWER = 200  # characters kept after "the answer is"
 
 
@@ -66,17 +74,41 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+def _math_content(tail: str) -> str | None:
+    """The content of a math span opening `tail` (`$...$` with `\\$` skipped, `$$...$$`,
+    `\\[...\\]`, `\\(...\\)`), or None when `tail` does not open one."""
+    for opening, closing in _DISPLAY_MATH:
+        if tail.startswith(opening):
+            end = tail.find(closing, len(opening))
+            return tail[len(opening):end] if end >= 0 else tail[len(opening):]
+    if tail.startswith("$"):
+        closing = _UNESCAPED_DOLLAR.search(tail, 1)
+        return tail[1:closing.start()] if closing else tail[1:]
+    return None
+
+
 def _phrase_answer(text: str) -> str | None:
+    """What follows the last "the answer is" / "final answer:" phrase, up to the end of its
+    sentence, without markdown emphasis, math delimiters or a trailing clause."""
     last = None
     for last in _ANSWER_PHRASE.finditer(text):
         pass
     if last is None:
         return None
-    tail = text[last.end():last.end() + _MAX_PHRASE_ANSWER]
-    tail = tail.split("\n", 1)[0].split(". ", 1)[0].strip()  # up to the end of the line / sentence
-    if tail.startswith("$"):
-        closing = tail.find("$", 1)
-        tail = tail[1:closing] if closing > 0 else tail[1:]
+    tail = text[last.end():last.end() + _MAX_PHRASE_ANSWER].split("\n", 1)[0].strip()
+    closing = _CLOSING_EMPHASIS.match(tail)
+    if closing:
+        tail = tail[closing.end():]
+    emphasis = _LEADING_EMPHASIS.match(tail)
+    if emphasis:  # "**18** dollars" -> "18"
+        end = tail.find(emphasis.group(1), emphasis.end())
+        tail = tail[emphasis.end():end] if end > 0 else tail[emphasis.end():]
+    math = _math_content(tail)
+    if math is not None:
+        tail = math
+    else:
+        tail = tail.split(". ", 1)[0]  # up to the end of the sentence
+        tail = _CLAUSE_COMMA.split(tail, 1)[0]
     tail = tail.strip().rstrip(".").strip()
     return tail or None
 

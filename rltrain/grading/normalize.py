@@ -7,7 +7,9 @@ signs, a trailing period, a unit after an answer (`5\\text{ cm}^2`, `18 dollars`
 explicit ones (`1{,}000`, `10,\\!000`) anywhere, a plain comma only in a standalone number
 (the whole answer is one number: `1,000`, `\\$12,345.5`; never inside a tuple or list).
 Whitespace is removed, except one space between a backslash command and a letter
-(`\\pi r`), and every remaining comma is written ", ", so list elements never fuse:
+(`\\pi r`) and between two digits (`1 1/2` is a mixed number, never `11/2`; a standalone
+number grouped by spaces, `1 000 000`, loses them), and every remaining comma is written ", ",
+so list elements never fuse:
 `[-36,104]` and `[-36, 104]` both become `[-36, 104]`, and `32, 349` stays a two-element list.
 Variables are kept (`x=5` stays `x=5`; `variables.py` decides per pair of answers).
 No rule erases a non-empty answer: when removal would leave nothing, the answer is kept
@@ -19,16 +21,19 @@ import re
 
 _TEXT_WRAPPERS = re.compile(r"\\(?:text|textbf|textnormal|mathrm|mathbf|mbox)\{([^{}]*)\}")
 _UNITS = (r"(?:units?|dollars?|cents?|degrees?|inches|inch|feet|foot|ft|cm|mm|km|m|meters?|miles?|"
-          r"hours?|minutes?|seconds?|days?|weeks?|years?|sq\.?\s*(?:units|ft|feet|cm|m))")
+          r"hours?|minutes?|seconds?|days?|weeks?|years?|percent|"
+          r"(?:sq\.?|square)\s*(?:units|ft|feet|inches|cm|m|meters|miles))")
 # a unit written as text after something ("5\text{ cm}^2", "2\pi\text{ m}"; "\text{M}" alone is an
 # answer, not a unit), or a unit word after a number and a space ("5 dollars")
 _TEXT_UNIT = re.compile(r"(?<=\S)\s*\\(?:text|textnormal|mbox|mathrm)\{\s*" + _UNITS
                         + r"\s*\}(?:\^\{?[23]\}?)?\s*$", re.IGNORECASE)
-_BARE_UNIT = re.compile(r"(?<=\d)\s+(?:units?|dollars?|cents?|degrees?|inches|feet|meters?|miles?|"
-                        r"hours?|minutes?|seconds?|days?|weeks?|years?|percent(?:age)?|pct)\s*$",
+_BARE_UNIT = re.compile(r"(?<=\d)\s+(?:(?:square\s+)?units?|dollars?|cents?|degrees?|inches|feet|meters?|"
+                        r"miles?|hours?|minutes?|seconds?|days?|weeks?|years?|percent(?:age)?|pct)\s*$",
                         re.IGNORECASE)
 _LEFT_RIGHT = re.compile(r"\\(?:left|right)(?![a-zA-Z])")
 _SPACING = re.compile(r"(?<!\\)\\[,;:! ]|\\q?quad|~")
+# "1 000 000": thousands grouped by spaces, in a standalone number
+_SPACE_THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?")
 # "1{,}000" and "10,\!000": LaTeX's explicit thousands commas, removed wherever they stand
 _LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|,\\!\s*)(?=\d{3}(?!\d))")
 _STANDALONE_THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
@@ -57,9 +62,12 @@ def _strip_wrappers(s: str) -> str:
 
 
 def _collapse_whitespace(s: str) -> str:
-    """Remove whitespace, keeping one space where it separates a command from a letter."""
+    """Remove whitespace, keeping one space where it separates a command from a letter or two
+    digits (never fuse "1 1/2" into "11/2")."""
     def replacement(m: re.Match) -> str:
         after = s[m.end():m.end() + 1]
+        if after.isdigit() and m.start() > 0 and s[m.start() - 1].isdigit():
+            return " "
         before = s[max(0, m.start() - _COMMAND_LOOKBACK):m.start()]
         return " " if after.isalpha() and _TRAILING_COMMAND.search(before) else ""
     return _WHITESPACE.sub(replacement, s)
@@ -74,12 +82,14 @@ def normalize_answer(answer: str) -> str:
     s = _LEFT_RIGHT.sub("", s)
     s = s.replace("^\\circ", "").replace("^{\\circ}", "").replace("°", "")
     s = s.replace("\\%", "").replace("%", "").replace("\\$", "")
-    s = _SPACING.sub("", s)
+    s = _SPACING.sub(" ", s)
     s = _TEXT_UNIT.sub("", s)
     s = _BARE_UNIT.sub("", s)
     s = _TEXT_WRAPPERS.sub(r"\1", s)
     s = s.rstrip(".").strip()
     if _STANDALONE_THOUSANDS.fullmatch(s):
         s = s.replace(",", "")
+    elif _SPACE_THOUSANDS.fullmatch(_WHITESPACE.sub(" ", s)):
+        s = _WHITESPACE.sub("", s)
     s = _collapse_whitespace(s).replace(",", ", ")
     return s or "".join(_strip_wrappers(answer).split())

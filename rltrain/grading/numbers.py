@@ -1,8 +1,9 @@
 """Plain numbers and tuples of them, read exactly and compared without any evaluation.
 
 `read_number` reads a normalised integer, decimal or fraction (`3`, `-0.25`, `.5`, `3/4`,
-`\\frac{3}{4}`, `\\frac34`, `-\\frac{1}{2}`) into a Fraction; anything else is None and is
-left to math-verify.
+`\\frac{3}{4}`, `\\frac34`, `-\\frac{1}{2}`), a mixed number (`1 1/2` = 3/2) or scientific
+notation (`1e-7`, `1.5\\times10^{-7}`) into a Fraction; anything else is None and is left to
+math-verify.
 
 The comparison rule (`numbers_equal`): two numbers are equal when their exact values are
 equal, or when one of them is a decimal written with at least `ROUNDED_MIN_SIGNIFICANT` (6)
@@ -32,6 +33,11 @@ _DECIMAL = re.compile(r"([-+]?)(\d*)(?:\.(\d*))?")
 _SLASH_FRACTION = re.compile(r"([-+]?)(\d+)/(\d+)")
 _LATEX_FRACTION = re.compile(r"([-+]?)\\frac(?:\{(\d+)\}\{(\d+)\}|(\d)(\d))")
 _DECIMAL_LITERAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])")
+# scientific notation: "1e-7", "2.5E3", "1.5\times10^{-7}", "3\cdot10^4"
+_SCIENTIFIC = re.compile(r"([-+]?(?:\d+(?:\.\d*)?|\.\d+))(?:[eE]|\\(?:times|cdot)10\^)\{?([-+]?\d{1,3})\}?")
+_MAX_EXPONENT = 100
+# a mixed number: "1 1/2" (whitespace kept by normalize_answer between digits) is 3/2
+_MIXED = re.compile(r"([-+]?)(\d+) (\d+)/(\d+)")
 # tuple / interval delimiters (ordered) and set delimiters (unordered); "" is a bare list
 _ORDERED = (("(", ")"), ("[", "]"), ("(", "]"), ("[", ")"))
 _UNORDERED = (("\\{", "\\}"), ("", ""))
@@ -65,6 +71,19 @@ def read_number(normalized: str) -> PlainNumber | None:
     decimal = _read_decimal(s)
     if decimal is not None:
         return decimal
+    scientific = _SCIENTIFIC.fullmatch(s)
+    if scientific is not None:
+        mantissa, exponent = _read_decimal(scientific.group(1)), int(scientific.group(2))
+        if mantissa is None or abs(exponent) > _MAX_EXPONENT:
+            return None
+        return PlainNumber(mantissa.value * Fraction(10) ** exponent)
+    mixed = _MIXED.fullmatch(s)
+    if mixed is not None:
+        sign, whole, num, den = mixed.groups()
+        if int(den) == 0:
+            return None
+        value = int(whole) + Fraction(int(num), int(den))
+        return PlainNumber(-value if sign == "-" else value)
     m = _SLASH_FRACTION.fullmatch(s)
     if m is not None:
         sign, num, den = m.groups()
