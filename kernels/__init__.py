@@ -1,16 +1,56 @@
 """rltrain's fused ops: `import kernels`.
 
+Layout. Each op is three modules:
+
+    <op>.py         public API: argument checks, backend dispatch, the result types
+    <op>_torch.py   torch reference: the readable definition and the CPU fallback
+    <op>_triton.py  Triton backend
+
+segmentation (`segment_steps`), reward_gae (`fused_reward_gae`) and policy_loss
+(`ppo_policy_loss`) are such ops; linear_policy_loss.py (`linear_ppo_policy_loss`,
+`linear_logprobs`) is an API module that runs the policy_loss backends chunk by chunk.
+Backends take checked tensors and return tensors (the policy loss's: a TokenTerms bundle),
+which the API module wraps in its result types; they import only shared modules, never an API
+module or another backend (tests/test_kernels_layout.py checks this). Shared building blocks are named for what they provide:
+backend.py (backend choice), checks.py (argument checks), shaping.py (shaping modes, no
+torch), step_delimiter.py (delimiter tables), policy_checks.py / policy_terms.py (the policy
+loss front ends' checks / the backends' interface); building blocks of one backend carry it
+as a prefix: torch_steps.py, torch_scans.py, triton_steps.py, triton_scans.py.
+
 Every op takes `backend="auto" | "triton" | "torch"`; see ../shared/DESIGN.md (the
-contract) and README.md ("Fused ops"). This package never imports `rltrain`.
+contract) and README.md ("Fused ops"). This package never imports `rltrain`. Submodules are
+imported on first use of a name, so `from kernels.shaping import SHAPING_MODES` does not
+import torch.
 
 Not to be confused with Hugging Face's `kernels` package (same import name, unrelated).
 """
-from kernels.backend import BACKENDS, resolve_backend
-from kernels.step_delimiter import StepDelimiter
-from kernels.segmentation import StepSegments, segment_steps
-from kernels.reward_gae import SHAPING_MODES, RewardGAE, fused_reward_gae
-from kernels.policy_loss import PolicyLoss, ppo_policy_loss
-from kernels.linear_policy_loss import linear_logprobs, linear_ppo_policy_loss
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kernels.backend import BACKENDS, resolve_backend
+    from kernels.linear_policy_loss import linear_logprobs, linear_ppo_policy_loss
+    from kernels.policy_loss import PolicyLoss, ppo_policy_loss
+    from kernels.reward_gae import RewardGAE, fused_reward_gae
+    from kernels.segmentation import StepSegments, segment_steps
+    from kernels.shaping import SHAPING_MODES
+    from kernels.step_delimiter import StepDelimiter
+
+_HOME = {  # public name -> the module that defines it
+    "BACKENDS": "backend",
+    "resolve_backend": "backend",
+    "StepDelimiter": "step_delimiter",
+    "StepSegments": "segmentation",
+    "segment_steps": "segmentation",
+    "SHAPING_MODES": "shaping",
+    "RewardGAE": "reward_gae",
+    "fused_reward_gae": "reward_gae",
+    "PolicyLoss": "policy_loss",
+    "ppo_policy_loss": "policy_loss",
+    "linear_logprobs": "linear_policy_loss",
+    "linear_ppo_policy_loss": "linear_policy_loss",
+}
 
 __all__ = [
     "BACKENDS",
@@ -26,3 +66,17 @@ __all__ = [
     "resolve_backend",
     "segment_steps",
 ]
+
+
+def __getattr__(name: str):
+    """Import the defining submodule on first access of a public name (PEP 562)."""
+    home = _HOME.get(name)
+    if home is None:  # also how `from kernels import <submodule>` finds submodules
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,6 +5,8 @@ loss+gradient step of the chosen backend overwrites that buffer with d loss / d 
 then d hidden_chunk = dlogits @ weight and d weight += dlogits^T @ hidden_chunk. Only one
 chunk of logits exists at a time. The gradients are computed in the forward (for a
 gradient of 1 on the loss) and scaled by the incoming gradient in the backward.
+An API module without backends of its own: each chunk goes through the policy-loss backends
+(kernels/policy_loss_torch.py, kernels/policy_loss_triton.py; interface: kernels/policy_terms.py).
 """
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from types import ModuleType
 import torch
 
 from kernels.checks import FLOAT_DTYPES, check_tensor
-from kernels.policy_loss import (PolicyLoss, TokenInputs, backend_impl, check_results, check_token_inputs,
-                                 make_options)
-from kernels.policy_loss_torch import PPOOptions
+from kernels.policy_checks import (TokenInputs, check_policy_results, check_policy_token_inputs,
+                                   check_ppo_options, policy_loss_backend)
+from kernels.policy_loss import PolicyLoss
+from kernels.policy_terms import PPOOptions
 
 _OP = "linear_ppo_policy_loss"
 _OP_LOGPROBS = "linear_logprobs"
@@ -129,16 +132,16 @@ def linear_ppo_policy_loss(
     as in `ppo_policy_loss`.
     """
     flat, vocab = _check_linear(_OP, hidden, weight, chunk_size)
-    opts = make_options(_OP, clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature,
-                        ref_logprobs is not None)
-    impl = backend_impl(backend, hidden.device, _OP)
+    opts = check_ppo_options(_OP, clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature,
+                             ref_logprobs is not None)
+    impl = policy_loss_backend(backend, hidden.device, _OP)
     lead = hidden.shape[:-1]
-    inputs = check_token_inputs(_OP, lead, vocab, hidden.device, targets, old_logprobs, advantages, mask,
-                                ref_logprobs, normalizer)
+    inputs = check_policy_token_inputs(_OP, lead, vocab, hidden.device, targets, old_logprobs, advantages,
+                                       mask, ref_logprobs, normalizer)
     chunk = chunk_size or default_chunk_size(vocab, hidden.dtype, hidden.device)
     loss, logp, entropy, clipped = _LinearPolicyLossFn.apply(flat, weight, inputs, opts, impl, chunk,
                                                              torch.is_grad_enabled())
-    check_results(_OP, inputs, vocab, logp, _LOGITS_NAME)
+    check_policy_results(_OP, inputs, vocab, logp, _LOGITS_NAME)
     return PolicyLoss(loss, logp.view(lead), entropy.view(lead), clipped.view(lead))
 
 
@@ -153,18 +156,18 @@ def linear_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.T
     Logits are accepted as in `linear_ppo_policy_loss` (a -inf target logit: ValueError).
     """
     flat, vocab = _check_linear(_OP_LOGPROBS, hidden, weight, chunk_size)
-    opts = make_options(_OP_LOGPROBS, 0.2, 0.2, None, 0.0, 0.0, temperature, False)
-    impl = backend_impl(backend, hidden.device, _OP_LOGPROBS)
+    opts = check_ppo_options(_OP_LOGPROBS, 0.2, 0.2, None, 0.0, 0.0, temperature, False)
+    impl = policy_loss_backend(backend, hidden.device, _OP_LOGPROBS)
     lead = hidden.shape[:-1]
     if mask is None:
         mask = torch.ones(lead, dtype=torch.bool, device=hidden.device)
     unused = torch.zeros(lead, dtype=torch.float32, device=hidden.device)
-    inputs = check_token_inputs(_OP_LOGPROBS, lead, vocab, hidden.device, targets, unused, unused, mask, None,
-                                None)
+    inputs = check_policy_token_inputs(_OP_LOGPROBS, lead, vocab, hidden.device, targets, unused, unused,
+                                       mask, None, None)
     chunk = chunk_size or default_chunk_size(vocab, hidden.dtype, hidden.device)
     logp, entropy = (torch.zeros(flat.shape[0], dtype=torch.float32, device=hidden.device) for _ in range(2))
     for rows in _chunks(inputs.valid, chunk):
         logits = _take(flat, rows) @ weight.T
         logp[rows], entropy[rows] = impl.token_logprobs(logits, inputs.targets[rows], None, opts.temperature)
-    check_results(_OP_LOGPROBS, inputs, vocab, logp, _LOGITS_NAME)
+    check_policy_results(_OP_LOGPROBS, inputs, vocab, logp, _LOGITS_NAME)
     return logp.view(lead), entropy.view(lead)

@@ -24,41 +24,11 @@ non-finite logp; the public ops reject such valid rows, and rows with zero coeff
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from kernels.policy_terms import NEG_LOGIT, PPOOptions, TokenTerms
+
 _BLOCK_ELEMENTS = 1 << 17
-NEG_LOGIT = -1.0e30  # finite "minus infinity" for z and log p: exp gives 0, 0 * NEG_LOGIT is 0
-
-
-@dataclass(frozen=True)
-class PPOOptions:
-    """Validated scalar options of the policy loss (see `kernels.ppo_policy_loss`)."""
-
-    clip_low: float = 0.2
-    clip_high: float = 0.2
-    dual_clip: float | None = None
-    entropy_coef: float = 0.0
-    kl_loss_coef: float = 0.0
-    temperature: float = 1.0
-
-
-@dataclass(frozen=True)
-class TokenTerms:
-    """Per-token results for N rows, all [N] float32 (0 at masked rows) but `clipped` [N] bool.
-
-    loss: loss_t; logprobs, entropy: logp and H; clipped: pg gradient cut by a clip;
-    lse: logsumexp(z); coef_logp, coef_entropy: d loss_t / d logp and d loss_t / d H.
-    """
-
-    loss: torch.Tensor
-    logprobs: torch.Tensor
-    entropy: torch.Tensor
-    clipped: torch.Tensor
-    lse: torch.Tensor
-    coef_logp: torch.Tensor
-    coef_entropy: torch.Tensor
 
 
 def _row_blocks(n: int, vocab: int) -> list[slice]:

@@ -1,4 +1,8 @@
-"""`fused_reward_gae`: step segmentation + PRM shaping + outcome + KL penalty + GAE."""
+"""`fused_reward_gae`: step segmentation + PRM shaping + outcome + KL penalty + GAE.
+
+Checks, backend dispatch and the result type; backends: kernels/reward_gae_torch.py,
+kernels/reward_gae_triton.py; shaping modes: kernels/shaping.py.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,22 +10,26 @@ from dataclasses import dataclass
 import torch
 
 from kernels.backend import resolve_backend
-from kernels.checks import FLOAT_DTYPES, as_step_delimiter, check_finite_scalar, check_tensor
-from kernels.segmentation import check_token_inputs, valid_and_lengths
+from kernels.checks import (FLOAT_DTYPES, as_step_delimiter, check_finite_scalar, check_tensor,
+                            check_tokens_and_mask, not_right_padded, valid_and_lengths)
+from kernels.shaping import shaping_spec
 from kernels.step_delimiter import StepDelimiter
 
 _OP = "fused_reward_gae"
-SHAPING_MODES = ("none", "clip", "delta", "clip_delta")
 
 
 @dataclass(frozen=True)
 class RewardGAE:
-    """rewards, advantages, returns: [B, T] float32 (0 at padding); num_steps: [B] int32."""
+    """rewards, advantages, returns: [B, T] float32 (0 at padding); num_steps: [B] int32;
+    process_return: [B] float32, the process part of each response's return, sum over its
+    steps of prm_coef * shaped_k (0 for a response without steps, and for every response when
+    no step_scores are given)."""
 
     rewards: torch.Tensor
     advantages: torch.Tensor
     returns: torch.Tensor
     num_steps: torch.Tensor
+    process_return: torch.Tensor
 
 
 @torch.no_grad()
@@ -50,7 +58,10 @@ def fused_reward_gae(
     token); separator_ids: a `StepDelimiter` or ids, as in `segment_steps` (None: one step
     per response); step_scores [B, K] float PRM scores, K >= max num_steps (None: no process
     reward; columns >= num_steps[b] are never read); logprobs / ref_logprobs [B, T] float, both
-    or neither (KL penalty -kl_coef * (logp - ref) on every valid token).
+    or neither (KL penalty -kl_coef * (logp - ref) on every valid token); shaping: a mode of
+    `kernels.shaping.SHAPING_MODES` ("none", "clip", "delta", "clip_delta").
+    Returns RewardGAE(rewards, advantages, returns [B, T] float32; num_steps [B] int32;
+    process_return [B] float32 = sum_k prm_coef * shaped_k, computed in the same pass).
     Outputs carry no gradient (they are PPO targets). Semantics: ../shared/DESIGN.md
     "Kernel semantics".
     Raises ValueError naming the argument for bad shapes / dtypes / options, a mask that is not
@@ -58,7 +69,7 @@ def fused_reward_gae(
     `ref_logprobs`, in `outcome`, or in a step score that is read (naming the first such row):
     a reward model or critic that emits NaN is a bug to surface, not to hide.
     """
-    token_ids, mask = check_token_inputs(_OP, token_ids, mask)
+    token_ids, mask = check_tokens_and_mask(_OP, token_ids, mask)
     B, T = token_ids.shape
     dev = token_ids.device
     values = check_tensor(_OP, "values", values, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
@@ -73,21 +84,21 @@ def fused_reward_gae(
         if step_scores.shape[0] != B:
             raise ValueError(f"{_OP}: `step_scores` must have {B} rows (one per response), "
                              f"got shape {tuple(step_scores.shape)}")
-    if shaping not in SHAPING_MODES:
-        raise ValueError(f"{_OP}: `shaping` must be one of {SHAPING_MODES}, got {shaping!r}")
+    spec = shaping_spec(_OP, shaping)
     eta = check_finite_scalar(_OP, "eta", eta)
     prm_coef = check_finite_scalar(_OP, "prm_coef", prm_coef)
     kl_coef = check_finite_scalar(_OP, "kl_coef", kl_coef)
     gamma = check_finite_scalar(_OP, "gamma", gamma, low=0.0, high=1.0)
     lam = check_finite_scalar(_OP, "lam", lam, low=0.0, high=1.0)
     sep = StepDelimiter.from_ids(()) if separator_ids is None else as_step_delimiter(_OP, separator_ids)
-    args = (sep, step_scores, logprobs, ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam)
+    args = (sep, step_scores, logprobs, ref_logprobs, spec, eta, prm_coef, kl_coef, gamma, lam)
 
     chosen = resolve_backend(backend, dev, _OP)
     if chosen == "triton":
         from kernels.reward_gae_triton import reward_gae_triton
 
-        rewards, advantages, returns, num_steps, status = reward_gae_triton(token_ids, mask, values, outcome, *args)
+        *outputs, status = reward_gae_triton(token_ids, mask, values, outcome, *args)
+        rewards, advantages, returns, num_steps, process_return = outputs
         max_steps, worst = torch.stack([num_steps.max(), status.max()]).tolist() if B else (0, 0)
         if worst:
             _raise_for_status(status)
@@ -96,15 +107,15 @@ def fused_reward_gae(
 
         valid, lengths = valid_and_lengths(_OP, mask)
         try:
-            rewards, advantages, returns, num_steps = reward_gae_torch(token_ids, valid, lengths, values, outcome,
-                                                                       *args)
+            outputs = reward_gae_torch(token_ids, valid, lengths, values, outcome, *args)
         except NonFiniteInput as exc:
             raise _non_finite(exc.name, exc.row) from None
+        rewards, advantages, returns, num_steps, process_return = outputs
         max_steps = int(num_steps.max()) if B and step_scores is not None else 0
     if step_scores is not None and max_steps > step_scores.shape[1]:
         raise ValueError(f"{_OP}: `step_scores` has {step_scores.shape[1]} columns but a response has "
                          f"{max_steps} steps (need K >= max num_steps)")
-    return RewardGAE(rewards, advantages, returns, num_steps)
+    return RewardGAE(rewards, advantages, returns, num_steps, process_return)
 
 
 def _non_finite(name: str, row: int) -> ValueError:
@@ -118,7 +129,7 @@ def _raise_for_status(status: torch.Tensor) -> None:
     for name, bit in STATUS_BITS:
         rows = torch.nonzero(status & bit).flatten().tolist()
         if rows and name == "mask":
-            raise ValueError(f"{_OP}: `mask` must be right-padded (1 for the first L_b positions, 0 after)")
+            raise not_right_padded(_OP)
         if rows:
             raise _non_finite(name, rows[0])
     raise AssertionError(f"{_OP}: unknown status {status.tolist()}")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kernels.scan_torch import discounted_reverse_cumsum
-from kernels.segmentation import step_boundaries_torch
+from kernels.shaping import ShapingSpec
 from kernels.step_delimiter import StepDelimiter
+from kernels.torch_scans import discounted_reverse_cumsum
+from kernels.torch_steps import step_boundaries
 
 
 class NonFiniteInput(ValueError):
@@ -22,16 +23,17 @@ class NonFiniteInput(ValueError):
         self.name, self.row = name, row
 
 
-def shape_step_scores(scores: torch.Tensor, num_steps: torch.Tensor, shaping: str,
+def shape_step_scores(scores: torch.Tensor, num_steps: torch.Tensor, spec: ShapingSpec,
                       eta: float) -> torch.Tensor:
     """PRM step scores [B, K] -> shaped per-step rewards [B, K] (columns >= num_steps unused).
 
-    clip: c_k = min(s_k - eta, 0); delta: shaped_k = c_k - c_{k+1} for k < K_b - 1 and
-    shaped_{K_b-1} = c_{K_b-1}: the row sums to c_0, and the return-to-go from any step k is
-    c_k (+ outcome), so one more step is worth no more than answering now.
+    The switches of `spec` (kernels/shaping.py): clip: c_k = min(s_k - eta, 0), else c_k = s_k;
+    delta: shaped_k = c_k - c_{k+1} for k < K_b - 1 and shaped_{K_b-1} = c_{K_b-1} (the row
+    sums to c_0, and the return-to-go from any step k is c_k (+ outcome), so one more step is
+    worth no more than answering now), else shaped_k = c_k.
     """
-    c = torch.clamp(scores - eta, max=0.0) if shaping in ("clip", "clip_delta") else scores
-    if shaping in ("none", "clip"):
+    c = torch.clamp(scores - eta, max=0.0) if spec.clip else scores
+    if not spec.delta:
         return c
     k = torch.arange(c.shape[1], device=c.device)[None, :]
     K = num_steps.to(torch.int64)[:, None]
@@ -61,9 +63,11 @@ def _check_token_input(name: str, x: torch.Tensor, valid_f: torch.Tensor) -> Non
 
 
 def reward_gae_torch(token_ids, valid, lengths, values, outcome, delimiter: StepDelimiter, step_scores,
-                     logprobs, ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam):
+                     logprobs, ref_logprobs, spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, lam):
     """`valid` [B, T] uint8 and `lengths` [B] from `valid_and_lengths`; the rest as validated
-    by `fused_reward_gae`. Returns (rewards, advantages, returns) float32 [B, T], num_steps [B] int32.
+    by `fused_reward_gae` (`spec`: the shaping mode's switches). Returns (rewards, advantages,
+    returns) float32 [B, T], num_steps [B] int32 and process_return [B] float32 (the sum of
+    each row's prm_coef * shaped_k).
     Raises NonFiniteInput for a NaN / inf (in float32, where the math runs) at a valid position,
     in `outcome`, or in a step score that is read (column < num_steps), checked in the order
     outcome, logprobs, ref_logprobs, step_scores, values (the Triton backend's order too).
@@ -82,10 +86,11 @@ def reward_gae_torch(token_ids, valid, lengths, values, outcome, delimiter: Step
     else:
         rewards = torch.zeros((B, T), dtype=torch.float32, device=valid.device)
 
-    boundary = step_boundaries_torch(token_ids, valid, lengths, delimiter)
+    boundary = step_boundaries(token_ids, valid, lengths, delimiter)
     flat = boundary.view(-1).nonzero().squeeze(1)  # row-major: each row's boundaries in step order
     rows = torch.div(flat, T, rounding_mode="floor")
     num_steps = torch.bincount(rows, minlength=B).to(torch.int32)
+    process_return = torch.zeros(B, dtype=torch.float32, device=valid.device)
     if step_scores is not None and step_scores.shape[1] > 0:
         step_scores = step_scores.float()
         read = torch.arange(step_scores.shape[1], device=flat.device)[None, :] < num_steps[:, None]
@@ -94,9 +99,10 @@ def reward_gae_torch(token_ids, valid, lengths, values, outcome, delimiter: Step
             raise NonFiniteInput("step_scores", _first_row(~unread_or_finite))
         first_of_row = torch.cumsum(num_steps, 0) - num_steps
         k = torch.arange(flat.numel(), device=flat.device) - first_of_row[rows]
-        shaped = shape_step_scores(step_scores, num_steps, shaping, eta)
-        at_step = shaped[rows, k.clamp(max=shaped.shape[1] - 1)]
-        rewards.view(-1).index_add_(0, flat, at_step.mul_(prm_coef))
+        shaped = shape_step_scores(step_scores, num_steps, spec, eta)
+        at_step = shaped[rows, k.clamp(max=shaped.shape[1] - 1)].mul_(prm_coef)
+        rewards.view(-1).index_add_(0, flat, at_step)
+        process_return.index_add_(0, rows, at_step)
     has_tokens = torch.nonzero(lengths > 0).squeeze(1)
     rewards.index_put_((has_tokens, lengths[has_tokens] - 1), outcome[has_tokens], accumulate=True)
 
@@ -107,4 +113,4 @@ def reward_gae_torch(token_ids, valid, lengths, values, outcome, delimiter: Step
     deltas[:, :-1].add_(v[:, 1:], alpha=gamma)  # v is 0 past the end: terminal value 0
     advantages = discounted_reverse_cumsum(deltas, gamma * lam)
     returns = v.add_(advantages)  # v is our own float32 copy
-    return rewards, advantages, returns, num_steps
+    return rewards, advantages, returns, num_steps, process_return

@@ -4,9 +4,10 @@ A forward sweep runs the step-delimiter automaton over the row's token ids, park
 position's "a step may end here" flag in the rewards buffer and counts the steps (the PRM
 scores are indexed from the front, the GAE walk goes from the back; an end counts only before
 the row's last non-blank token). The main sweep then walks the row from the end in blocks,
-reads the flags back, gathers the step's (clipped) score and, for Delta, the next step's, adds
-outcome and KL, and solves the GAE recurrence with a reverse associative scan inside the block,
-carrying the advantage between blocks. Every other input is read once; non-finite valid
+reads the flags back, gathers the step's (clipped) score and, for Delta, the next step's (the
+shaping mode's switches are constexprs: kernels/shaping.py), sums the row's process reward,
+adds outcome and KL, and solves the GAE recurrence with a reverse associative scan inside the
+block, carrying the advantage between blocks. Every other input is read once; non-finite valid
 entries are flagged per row in the same pass.
 """
 from __future__ import annotations
@@ -15,9 +16,10 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.scan_triton import suffix_scan_affine
+from kernels.shaping import ShapingSpec
 from kernels.step_delimiter import StepDelimiter
-from kernels.steps_triton import (as_loadable_mask, block_size, delimiter_args, new_output, row_major,
+from kernels.triton_scans import suffix_scan_affine
+from kernels.triton_steps import (as_loadable_mask, block_size, delimiter_args, new_output, row_major,
                                   row_masks, step_states)
 
 
@@ -36,7 +38,7 @@ def _finite(x):
 @triton.jit
 def _reward_gae_kernel(
     tok_ptr, mask_ptr, table_ptr, table_size, run, values_ptr, outcome_ptr, scores_ptr, logp_ptr, ref_ptr,
-    rewards_ptr, adv_ptr, ret_ptr, nsteps_ptr, status_ptr,
+    rewards_ptr, adv_ptr, ret_ptr, nsteps_ptr, process_ptr, status_ptr,
     T, K_cols, stride_tok, stride_mask, stride_val, stride_scores, stride_logp, stride_ref,
     eta, prm_coef, kl_coef, gamma, gamma_lam,
     HAS_SCORES: tl.constexpr, HAS_KL: tl.constexpr, CLIP: tl.constexpr, DELTA: tl.constexpr,
@@ -74,6 +76,7 @@ def _reward_gae_kernel(
     # Backward: rewards and the GAE recurrence, block by block from the end of the row.
     outcome = tl.load(outcome_ptr + row).to(tl.float32)
     bad = tl.where(gaps > 0, 1, 0) | tl.where(_finite(outcome), 0, 4)
+    process = tl.zeros((), dtype=tl.float32)  # sum of prm_coef * shaped_k over the row's steps
     adv_next = tl.zeros((), dtype=tl.float32)  # A at the first position of the block after
     steps_after = tl.zeros((), dtype=tl.int32)  # boundaries at or after that position
     num_blocks = tl.cdiv(T, BLOCK)
@@ -103,7 +106,9 @@ def _reward_gae_kernel(
                 has_next = boundary & (k < num_steps - 1)
                 c_next = _clip(tl.load(scores_row + k + 1, mask=has_next, other=0.0).to(tl.float32), eta, CLIP)
                 c = c - tl.where(has_next, c_next, 0.0)
-            reward += tl.where(boundary, prm_coef * c, 0.0)
+            step_reward = tl.where(boundary, prm_coef * c, 0.0)
+            reward += step_reward
+            process += tl.sum(step_reward, 0)
         steps_after += tl.sum(b32, 0)
 
         v = tl.load(values_ptr + row * stride_val + offs, mask=valid, other=0.0).to(tl.float32)
@@ -118,6 +123,7 @@ def _reward_gae_kernel(
         tl.store(rewards_ptr + out_off + offs, tl.where(valid, reward, 0.0), mask=inb)
         tl.store(adv_ptr + out_off + offs, tl.where(valid, adv, 0.0), mask=inb)
         tl.store(ret_ptr + out_off + offs, tl.where(valid, adv + v, 0.0), mask=inb)
+    tl.store(process_ptr + row, process)
     tl.store(status_ptr + row, bad)
 
 
@@ -127,12 +133,13 @@ STATUS_BITS = (("mask", 1), ("outcome", 4), ("logprobs", 16), ("ref_logprobs", 3
 
 
 def reward_gae_triton(token_ids, mask, values, outcome, delimiter: StepDelimiter, step_scores, logprobs,
-                      ref_logprobs, shaping, eta, prm_coef, kl_coef, gamma, lam):
-    """Arguments as validated by `fused_reward_gae`.
+                      ref_logprobs, spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, lam):
+    """Arguments as validated by `fused_reward_gae` (`spec`: the shaping mode's switches).
 
-    Returns rewards, advantages, returns [B, T] float32, num_steps [B] int32 and a [B] int32
-    status word per row (0 = fine; bits in STATUS_BITS: the mask is not right-padded, or a
-    valid entry of that input is NaN / infinite).
+    Returns rewards, advantages, returns [B, T] float32, num_steps [B] int32, process_return
+    [B] float32 (the sum of each row's prm_coef * shaped_k) and a [B] int32 status word per
+    row (0 = fine; bits in STATUS_BITS: the mask is not right-padded, or a valid entry of that
+    input is NaN / infinite).
     """
     B, T = token_ids.shape
     dev = token_ids.device
@@ -141,6 +148,7 @@ def reward_gae_triton(token_ids, mask, values, outcome, delimiter: StepDelimiter
     table, table_size, run, simple = delimiter_args(delimiter, dev)
     out = new_output((3, B, T), torch.float32, dev)
     nsteps = new_output((B,), torch.int32, dev)
+    process = new_output((B,), torch.float32, dev)
     status = new_output((B,), torch.int32, dev)
     has_scores = step_scores is not None and step_scores.shape[1] > 0
     has_kl = logprobs is not None
@@ -150,11 +158,11 @@ def reward_gae_triton(token_ids, mask, values, outcome, delimiter: StepDelimiter
     if B > 0:
         _reward_gae_kernel[(B,)](
             token_ids, mask, table, table_size, run, values, outcome, scores, logp, ref,
-            out[0], out[1], out[2], nsteps, status,
+            out[0], out[1], out[2], nsteps, process, status,
             T, scores.shape[1] if has_scores else 0,
             token_ids.stride(0), mask.stride(0), values.stride(0), scores.stride(0), logp.stride(0), ref.stride(0),
             eta, prm_coef, kl_coef, gamma, gamma * lam,
-            HAS_SCORES=has_scores, HAS_KL=has_kl, CLIP=shaping in ("clip", "clip_delta"),
-            DELTA=shaping in ("delta", "clip_delta"), SIMPLE=simple, BLOCK=block_size(T),
+            HAS_SCORES=has_scores, HAS_KL=has_kl, CLIP=spec.clip, DELTA=spec.delta, SIMPLE=simple,
+            BLOCK=block_size(T),
         )
-    return out[0], out[1], out[2], nsteps, status
+    return out[0], out[1], out[2], nsteps, process, status

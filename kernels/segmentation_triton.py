@@ -9,9 +9,8 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.segmentation import StepSegments
 from kernels.step_delimiter import StepDelimiter
-from kernels.steps_triton import (BLANK_FLAG, as_loadable_mask, block_size, delimiter_args,
+from kernels.triton_steps import (BLANK_FLAG, as_loadable_mask, block_size, delimiter_args,
                                   new_output, row_major, row_masks, step_states)
 
 
@@ -50,8 +49,9 @@ def _segment_kernel(tok_ptr, mask_ptr, table_ptr, table_size, run, step_ptr, bnd
 
 
 def segment_steps_triton(token_ids: torch.Tensor, mask: torch.Tensor,
-                         delimiter: StepDelimiter) -> tuple[StepSegments, torch.Tensor]:
-    """Returns the segments and a [B] int32 count of mask gaps (nonzero = not right-padded)."""
+                         delimiter: StepDelimiter) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Returns step_index [B, T] int32 (-1 at padding), is_boundary [B, T] bool, num_steps [B]
+    int32 and a [B] int32 count of mask gaps per row (nonzero = not right-padded)."""
     B, T = token_ids.shape
     dev = token_ids.device
     token_ids, mask = row_major(token_ids), row_major(as_loadable_mask(mask))
@@ -63,4 +63,4 @@ def segment_steps_triton(token_ids: torch.Tensor, mask: torch.Tensor,
     if B > 0:
         _segment_kernel[(B,)](token_ids, mask, table, table_size, run, step, bnd, nsteps, gaps,
                               T, token_ids.stride(0), mask.stride(0), T, SIMPLE=simple, BLOCK=block_size(T))
-    return StepSegments(step, bnd.view(torch.bool), nsteps), gaps
+    return step, bnd.view(torch.bool), nsteps, gaps

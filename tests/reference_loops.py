@@ -20,12 +20,7 @@ def loop_segments(tokens, length, separators):
     return bounds
 
 
-def loop_shaped(scores, K, shaping, eta):
-    c = [float(s) for s in scores[:K]]
-    if shaping in ("clip", "clip_delta"):
-        c = [min(x - eta, 0.0) for x in c]
-    if shaping in ("none", "clip"):
-        return c
+def _telescoped(c, K):
     shaped = [0.0] * K
     for k in range(K):
         if k == K - 1:
@@ -33,6 +28,22 @@ def loop_shaped(scores, K, shaping, eta):
         else:
             shaped[k] = c[k] - c[k + 1]
     return shaped
+
+
+def loop_shaped(scores, K, shaping, eta):
+    """Shaped rewards of one row's K steps, each mode written out from DESIGN.md. A mode added
+    to kernels/shaping.py needs its own definition here (KeyError until then)."""
+    s = [float(x) for x in scores[:K]]
+    clipped = [min(x - eta, 0.0) for x in s]
+    modes = {
+        "none": lambda: s,
+        "clip": lambda: clipped,
+        "delta": lambda: _telescoped(s, K),
+        "clip_delta": lambda: _telescoped(clipped, K),
+    }
+    if shaping not in modes:
+        raise KeyError(f"tests/reference_loops.py has no definition of shaping mode {shaping!r}")
+    return modes[shaping]()
 
 
 def loop_reward_gae(tokens, lengths, values, outcome, separators=(), scores=None, logp=None, ref=None,
@@ -64,3 +75,17 @@ def loop_reward_gae(tokens, lengths, values, outcome, separators=(), scores=None
             adv[b, t] = running
             ret[b, t] = running + float(values[b, t])
     return rewards, adv, ret, num_steps
+
+
+def loop_process_return(tokens, lengths, separators=(), scores=None, shaping="clip_delta", eta=0.0,
+                        prm_coef=1.0):
+    """[B] float64: per row, the sum over its steps of prm_coef * shaped_k (0 without scores)."""
+    B = tokens.shape[0]
+    out = np.zeros(B)
+    if scores is None:
+        return out
+    for b in range(B):
+        bounds = loop_segments(tokens[b], int(lengths[b]), separators)
+        for shaped in loop_shaped(scores[b], len(bounds), shaping, eta):
+            out[b] += prm_coef * shaped
+    return out

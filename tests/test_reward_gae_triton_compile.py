@@ -8,8 +8,8 @@ REWARD_FLAGS = [  # HAS_SCORES, HAS_KL, CLIP, DELTA, SIMPLE: each branch compile
     (False, True, False, False, False), (False, False, False, False, True),
 ]
 TYPES = {"tok_ptr": "*i64", "mask_ptr": "*u8", "table_ptr": "*i64", "values_ptr": "*bf16", "logp_ptr": "*fp32",
-         "ref_ptr": "*fp32", "nsteps_ptr": "*i32", "gaps_ptr": "*i32", "status_ptr": "*i32", "step_ptr": "*i32",
-         "bnd_ptr": "*i8", "table_size": "i32", "run": "i32", "T": "i32", "K_cols": "i32"}
+         "ref_ptr": "*fp32", "nsteps_ptr": "*i32", "process_ptr": "*fp32", "gaps_ptr": "*i32", "status_ptr": "*i32",
+         "step_ptr": "*i32", "bnd_ptr": "*i8", "table_size": "i32", "run": "i32", "T": "i32", "K_cols": "i32"}
 TYPES.update({name: "i64" for name in ("stride_tok", "stride_mask", "stride_val", "stride_scores", "stride_logp",
                                        "stride_ref", "stride_out")})
 

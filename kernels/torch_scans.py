@@ -1,4 +1,4 @@
-"""Reverse discounted cumulative sum without a Python loop over time steps."""
+"""Reverse discounted cumulative sum in torch without a Python loop over time steps (GAE)."""
 from __future__ import annotations
 
 import functools

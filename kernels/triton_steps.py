@@ -13,9 +13,9 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.scan_triton import prefix_scan_states
 from kernels.step_delimiter import (ADD_BIT, BLANK_BIT, CONTINUES_BIT, INTERNAL_SHIFT, MAX_STATES,
                                     StepDelimiter)
+from kernels.triton_scans import prefix_scan_states
 
 INTERPRETED = bool(triton.knobs.runtime.interpret)
 _MAP_MASK = tl.constexpr((1 << (4 * MAX_STATES)) - 1)

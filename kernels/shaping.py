@@ -1,0 +1,47 @@
+"""Process-reward shaping modes: the one registry (no torch import, so configs can read it).
+
+For a response with K steps and PRM step scores s_0..s_{K-1}, a mode is two switches
+(Gao et al. 2024, "On Designing Effective RL Reward at Training Time for LLM Reasoning",
+arXiv 2410.15115, sec. 4):
+
+    clip   c_k = min(s_k - eta, 0)   (Clip: a step can only lose reward, so the policy
+           gains nothing by producing more high-scoring steps); off: c_k = s_k
+    delta  shaped_k = c_k - c_{k+1} for k < K-1, shaped_{K-1} = c_{K-1}   (Delta: the
+           sum telescopes to c_0 and the return-to-go from step k is c_k); off: shaped_k = c_k
+
+The step reward added at the boundary of step k is prm_coef * shaped_k. The torch reference
+(kernels/reward_gae_torch.py) and the Triton launch (kernels/reward_gae_triton.py, one
+constexpr per switch) both read these specs; `fused_reward_gae(shaping=...)` accepts exactly
+the names below. Configs take their allowed values from here:
+`from kernels.shaping import SHAPING_MODES`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class ShapingSpec:
+    """How one shaping mode turns step scores into step rewards (see the module docstring)."""
+
+    clip: bool
+    delta: bool
+
+
+SHAPING_SPECS: Mapping[str, ShapingSpec] = MappingProxyType({
+    "none": ShapingSpec(clip=False, delta=False),
+    "clip": ShapingSpec(clip=True, delta=False),
+    "delta": ShapingSpec(clip=False, delta=True),
+    "clip_delta": ShapingSpec(clip=True, delta=True),
+})
+SHAPING_MODES: tuple[str, ...] = tuple(SHAPING_SPECS)
+
+
+def shaping_spec(op: str, shaping: object) -> ShapingSpec:
+    """The spec of mode `shaping`; ValueError (naming `op`) for an unknown mode."""
+    spec = SHAPING_SPECS.get(shaping) if isinstance(shaping, str) else None
+    if spec is None:
+        raise ValueError(f"{op}: `shaping` must be one of {SHAPING_MODES}, got {shaping!r}")
+    return spec
