@@ -73,12 +73,3 @@ def build_experience(prompts: Sequence[Sequence[int]], outputs: Sequence[Sequenc
     truncated = torch.tensor([o.finish_reason == "length" for _, o in rows], dtype=torch.bool)
     return Experience(input_ids, attention, resp, rmask, gather, truncated, logp)
 
-
-def even_groups(lengths: Sequence[int], count: int) -> list[list[int]]:
-    """Rows sorted by length, split into exactly `count` (<= len(lengths)) groups of near-equal size.
-
-    The trainer takes `count` = the max over ranks of the token-budget packing
-    (`rollout.hf_engine.plan_batches`), so every rank runs the same number of FSDP2 passes.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [chunk.tolist() for chunk in torch.tensor_split(torch.tensor(order, dtype=torch.long), count)]

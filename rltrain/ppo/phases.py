@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from rltrain.batching import even_groups, plan_batches
 from rltrain.distributed.setup import all_reduce_max, all_reduce_sum
-from rltrain.ppo.experience import Experience, even_groups
-from rltrain.rollout.hf_engine import plan_batches
+from rltrain.ppo.experience import Experience
 from rltrain.ppo.losses import clipped_value_loss
 
 

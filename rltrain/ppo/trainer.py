@@ -102,8 +102,7 @@ class PPOTrainer:
         problems = self.stream.batch(it, self.info.rank, self.info.world_size)
         prompt_ids = self._encode(problems)
         outputs = self.engine.generate(prompt_ids, self._sampling(it, cfg.rollout.n, cfg.rollout.temperature))
-        if hasattr(self.engine, "sleep"):
-            self.engine.sleep()  # vLLM on GPU frees its memory for training (a no-op elsewhere)
+        self.engine.sleep()  # vLLM on GPU frees its memory for training (a no-op elsewhere)
         exp = build_experience(prompt_ids, outputs, self.tokenizer.pad_token_id).to(dev)
         times["rollout"] = time.perf_counter() - t0
 
@@ -165,8 +164,7 @@ class PPOTrainer:
     def sync_engine(self) -> None:
         """Push the actor's full weights into the rollout engine, gathered from FSDP2 one bucket
         (whole decoder layers, <= rollout.vllm.bucket_mb) at a time; wakes a sleeping engine first."""
-        if hasattr(self.engine, "wake_up"):
-            self.engine.wake_up()
+        self.engine.wake_up()
         sync_weights(self.engine, self.actor.lm, bucket_bytes=self.cfg.rollout.vllm.bucket_mb << 20)
 
     def _shaped_prm_return(self, exp, step_scores) -> torch.Tensor:
@@ -236,8 +234,7 @@ class PPOTrainer:
         """Release the grader's workers and the rollout engine. vLLM's shutdown also tears down the
         default process group, so this is the last collective-free step before exit."""
         self.grader.close()
-        if hasattr(self.engine, "shutdown"):
-            self.engine.shutdown()
+        self.engine.shutdown()
 
 
 def rank_param_spread(trainer: PPOTrainer) -> float:
