@@ -11,7 +11,6 @@ Extra arguments are passed to rltrain/main.py as overrides.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -21,12 +20,15 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rltrain.metrics.records import read_metrics  # noqa: E402
+
 PHASES = ("time_rollout", "time_scoring", "time_training", "time_sync", "time_iteration")
 
 
 def summarise(run_dir: Path, skip: int) -> str:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    train = [r for r in rows if r.get("kind") == "train"][skip:]
+    train = read_metrics(run_dir, "train")[skip:]
     if not train:
         raise SystemExit(f"no train iterations after skipping {skip} in {run_dir}")
     lines = [f"iterations timed: {len(train)} (after {skip} skipped); samples per iteration: {train[0]['samples']:.0f}",

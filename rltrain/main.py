@@ -148,10 +148,11 @@ def main(argv: list[str] | None = None) -> int:
 def _print_summary(run_dir: Path, initial: dict | None, final: dict, seconds: float) -> None:
     import json
 
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    rates = [r["success_rate"] for r in rows if r["kind"] == "train"]
+    from rltrain.metrics.records import read_metrics
+
+    rates = [r["success_rate"] for r in read_metrics(run_dir, "train")]
     if initial is None:  # a resumed run: the first run's initial evaluation is in metrics.jsonl
-        initial = next((r for r in rows if r["kind"] == "eval" and r["iteration"] == 0), None)
+        initial = next((dict(r) for r in read_metrics(run_dir, "eval") if r.iteration == 0), None)
     k = max(1, len(rates) // 5)
     first = sum(rates[:k]) / k if rates else float("nan")
     last = sum(rates[-k:]) / k if rates else float("nan")

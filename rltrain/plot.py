@@ -6,9 +6,10 @@ fraction, phase times); held-out greedy / sampling success are drawn on the succ
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from rltrain.metrics.records import read_metrics
 
 PANELS = (
     ("success", ("success_rate",)),
@@ -26,22 +27,13 @@ PANELS = (
 )
 
 
-def read_metrics(run_dir: Path) -> tuple[list[dict], list[dict]]:
-    """(train rows, eval rows) from <run_dir>/metrics.jsonl."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"no metrics.jsonl in {run_dir}")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r.get("kind") == "train"], [r for r in rows if r.get("kind") == "eval"]
-
-
 def plot_run(run_dir: Path, out: Path | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train, evals = read_metrics(run_dir)
+    train, evals = read_metrics(run_dir, "train"), read_metrics(run_dir, "eval")
     cols = 4
     rows = (len(PANELS) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)

@@ -2,9 +2,10 @@
 import pytest
 import torch
 
+from rltrain.batching import plan_batches
 from rltrain.data import encode_prompts
 from rltrain.models.tiny import build_tiny
-from rltrain.rollout import HFRolloutEngine, RolloutOutput, SamplingParams, plan_batches
+from rltrain.rollout import HFRolloutEngine, RolloutOutput, SamplingParams
 
 QUESTIONS = ["1+1?", "What is twelve plus seven, times three? Think step by step.", "Add 4 and 5."]
 

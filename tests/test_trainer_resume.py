@@ -18,8 +18,7 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
     try:
         deadline = time.time() + 45
         while time.time() < deadline and proc.poll() is None:
-            path = out / "metrics.jsonl"
-            if path.is_file() and '"kind": "train"' in path.read_text():
+            if (out / "metrics.jsonl").is_file() and metrics(out):
                 break
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)

@@ -97,7 +97,7 @@ def test_step_checker_reads_each_prompt():
 
 def test_repeated_steps_and_groups():
     from rltrain.metrics.response_stats import repeated_steps
-    from rltrain.ppo.experience import even_groups
+    from rltrain.batching import even_groups
 
     assert repeated_steps([["1 + 1 = 2\n\n", "1 + 1 = 2\n\n", " 1 + 1 = 2", "\\boxed{2}"], ["x"]]) == (2, 5)
     groups = even_groups([5, 1, 3, 9, 2], 2)

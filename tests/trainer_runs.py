@@ -1,12 +1,13 @@
 """Helpers for the trainer tests: a tiny, fast config and subprocess launchers."""
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from rltrain.metrics.records import MetricsRow, read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = REPO / "rltrain" / "main.py"
@@ -47,9 +48,8 @@ def run_main(out_dir: Path, *overrides: str, nproc: int = 1, timeout: int = 120)
     return proc
 
 
-def metrics(out_dir: Path, kind: str = "train") -> list[dict]:
-    rows = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["kind"] == kind]
+def metrics(out_dir: Path, kind: str = "train") -> list[MetricsRow]:
+    return read_metrics(out_dir, kind)
 
 
 def without_timing(row: dict) -> dict:

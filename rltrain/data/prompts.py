@@ -45,8 +45,12 @@ def format_prompt(tokenizer, question: str, config: PromptConfig = PromptConfig(
     return "\n\n".join(m["content"] for m in messages) + "\n\n"
 
 
+def tokenize_prompts(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of formatted prompt texts (the template already holds any special tokens)."""
+    return [list(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+
 def encode_prompts(tokenizer, questions: Sequence[str],
                    config: PromptConfig = PromptConfig()) -> list[list[int]]:
-    """Token ids of each formatted prompt (the template already holds any special tokens)."""
-    texts = [format_prompt(tokenizer, q, config) for q in questions]
-    return [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    """Token ids of each formatted prompt."""
+    return tokenize_prompts(tokenizer, [format_prompt(tokenizer, q, config) for q in questions])

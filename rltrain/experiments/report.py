@@ -16,6 +16,8 @@ import json
 import math
 from pathlib import Path
 
+from rltrain.metrics.records import metrics_path, read_metrics
+
 TAIL_FRACTION = 0.2
 METRICS = (  # column, source, label in the Markdown table
     ("greedy_acc", "eval:greedy_success", "greedy acc (final)"),
@@ -31,12 +33,11 @@ CURVES = ("success_rate", "steps_per_response", "repeated_step_fraction", "respo
 
 def read_run(run_dir: Path) -> dict | None:
     """{'train': [...], 'eval': [...], 'summary': {...}} of a finished run, else None."""
-    metrics, summary = run_dir / "metrics.jsonl", run_dir / "summary.json"
-    if not (metrics.is_file() and summary.is_file()):
+    summary = run_dir / "summary.json"
+    if not (metrics_path(run_dir).is_file() and summary.is_file()):
         return None
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    return {"train": [r for r in rows if r.get("kind") == "train"],
-            "eval": [r for r in rows if r.get("kind") == "eval"],
+    return {"train": read_metrics(run_dir, "train"),
+            "eval": read_metrics(run_dir, "eval"),
             "summary": json.loads(summary.read_text()),
             "config": (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else ""}
 

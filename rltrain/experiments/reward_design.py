@@ -30,6 +30,8 @@ from pathlib import Path
 
 import yaml
 
+from rltrain.metrics.records import metrics_path, read_metrics
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "experiments" / "reward_design.yaml"
 DESIGN_ORDER = ("success", "orm", "prm_raw", "prm_clip", "prm_delta", "prm_clip_delta")
@@ -173,7 +175,8 @@ class Runner:
         self.local.worker = None
 
     def _spawn(self, key: str, task: dict, log_path: Path, watch: Path | None, iterations: int) -> tuple[int, str]:
-        """Run `task` on this thread's worker (one process per --jobs slot, reused), logging to log_path."""
+        """Run `task` on this thread's worker (one process per --jobs slot, reused), logging to log_path;
+        watch: the run folder whose metrics.jsonl the progress line counts (None: no progress)."""
         import select
 
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,7 +266,7 @@ class Runner:
         task = {"init": str(init_dir), "args": args}
         cmd = [self.python, "-m", "rltrain.experiments.run_one", "--init", str(init_dir), "--", *args]
         start = time.perf_counter()
-        rc, tail = self._spawn(f"{design.name}/seed{seed}", task, run_dir / "run.log", run_dir / "metrics.jsonl",
+        rc, tail = self._spawn(f"{design.name}/seed{seed}", task, run_dir / "run.log", run_dir,
                                cfg["run"]["iterations"])
         seconds = time.perf_counter() - start
         if rc == 0 and (run_dir / "summary.json").is_file():
@@ -288,8 +291,8 @@ class Runner:
             parts = []
             for key, (start, watch, iters) in active.items():
                 done = 0
-                if watch is not None and watch.is_file():
-                    done = sum(1 for line in watch.read_text().splitlines() if '"kind": "train"' in line)
+                if watch is not None and metrics_path(watch).is_file():
+                    done = len(read_metrics(watch, "train"))
                 parts.append(f"{key} {done}/{iters} it" if iters else f"{key} warming up")
             self.log(f"[reward_design] {self.finished}/{self.total} runs finished, "
                      f"{time.perf_counter() - self.t0:.0f}s; running: {', '.join(parts) or '-'}")

@@ -1,9 +1,10 @@
 """Metrics sinks: JSONL (always, rank 0) and TensorBoard (when installed and enabled)."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
+
+from rltrain.metrics.records import MetricsRow, encode_row, metrics_path, read_metrics
 
 
 class MetricsLogger:
@@ -11,7 +12,7 @@ class MetricsLogger:
 
     def __init__(self, run_dir: Path, enabled: bool, tensorboard: bool):
         self.enabled = enabled
-        self.path = run_dir / "metrics.jsonl"
+        self.path = metrics_path(run_dir)
         self.tb = None
         if enabled and tensorboard:
             try:
@@ -25,9 +26,8 @@ class MetricsLogger:
         """On resume: drop lines of iterations > `iteration` (written after the checkpoint)."""
         if not self.enabled or not self.path.is_file():
             return
-        kept = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("iteration", 0) <= iteration]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        kept = [row for row in read_metrics(self.path.parent) if row.iteration <= iteration]
+        self.path.write_text("".join(encode_row(row) + "\n" for row in kept))
 
     def log(self, step: int, metrics: dict[str, float], kind: str = "train") -> None:
         if not self.enabled:
@@ -35,7 +35,7 @@ class MetricsLogger:
         clean = {k: (v if isinstance(v, (int, str)) or (isinstance(v, float) and math.isfinite(v)) else None)
                  for k, v in metrics.items()}
         with self.path.open("a") as f:
-            f.write(json.dumps({"iteration": step, "kind": kind, **clean}) + "\n")
+            f.write(encode_row(MetricsRow(step, kind, clean)) + "\n")
         if self.tb is not None:
             for k, v in clean.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):

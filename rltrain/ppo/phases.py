@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from rltrain.batching import even_groups, plan_batches
 from rltrain.distributed.setup import all_reduce_max, all_reduce_sum
-from rltrain.ppo.experience import Experience, even_groups
-from rltrain.rollout.hf_engine import plan_batches
+from rltrain.ppo.experience import Experience, PPOBatch
 from rltrain.ppo.losses import clipped_value_loss
 
 
@@ -53,6 +53,9 @@ def score_values(critic, exp: Experience, token_budget: int) -> torch.Tensor:
 
 @dataclass
 class TrainStats:
+    """This rank's sums over the PPO epochs: losses (per optimizer step), entropy / clipped /
+    value-clipped token counts, trained tokens, grad norms (per optimizer step) and the step count."""
+
     policy_loss: float = 0.0
     value_loss: float = 0.0
     entropy_sum: float = 0.0
@@ -71,27 +74,26 @@ def _grad_norm(params, max_norm: float) -> float:
     return float(norm)
 
 
-def train_minibatch(actor, critic, actor_opt, critic_opt, exp: Experience, *, loss_kwargs: dict, temperature: float,
+def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, loss_kwargs: dict, temperature: float,
                     token_budget: int, value_clip: float, vf_coef: float, max_grad_norm: float,
                     stats: TrainStats) -> None:
-    """One optimizer step of actor and critic on `exp` (this rank's share of a mini-batch).
+    """One optimizer step of actor and critic on `batch` (this rank's share of a mini-batch).
 
     Losses are sums over tokens divided by the global token count; FSDP2 averages gradients
     over ranks, so each rank's loss is scaled by the world size to make the step the global
     token mean.
     """
     world = _world()
-    normalizer = max(all_reduce_sum([float(exp.response_mask.sum())], exp.input_ids.device)[0], 1.0)
-    for rows in _groups(exp, token_budget):
-        sub = exp.select(rows)
-        x = sub.extras
+    normalizer = max(all_reduce_sum([float(batch.response_mask.sum())], batch.input_ids.device)[0], 1.0)
+    for rows in _groups(batch, token_budget):
+        sub = batch.select(rows)
         pl = actor(sub.input_ids, sub.attention_mask, sub.gather_index, sub.response_ids, sub.response_mask,
-                   old_logprobs=x["old_logprobs"], advantages=x["advantages"],
-                   ref_logprobs=x["ref_logprobs"] if loss_kwargs.get("kl_loss_coef", 0.0) > 0 else None,
+                   old_logprobs=sub.old_logprobs, advantages=sub.advantages,
+                   ref_logprobs=sub.ref_logprobs if loss_kwargs.get("kl_loss_coef", 0.0) > 0 else None,
                    normalizer=normalizer, temperature=temperature, **loss_kwargs)
         (pl.loss * world).backward()
         values = critic(sub.input_ids, sub.attention_mask, sub.gather_index)
-        vl, vclipped = clipped_value_loss(values, x["values"], x["returns"], sub.response_mask, value_clip, normalizer)
+        vl, vclipped = clipped_value_loss(values, sub.values, sub.returns, sub.response_mask, value_clip, normalizer)
         (vl * vf_coef * world).backward()
         m = sub.response_mask.float()
         stats.policy_loss += float(pl.loss.detach())

@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from rltrain.batching import plan_batches
 from rltrain.rewards.render import Row
-from rltrain.rollout.hf_engine import plan_batches
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"):

@@ -12,6 +12,7 @@ from typing import Callable
 
 from rltrain.config.schema import Config
 from rltrain.rollout.engine_dtype import EngineDtype, engine_dtype
+from rltrain.rollout.types import RolloutEngine
 
 
 def vllm_engine_config(cfg: Config, device_type: str):
@@ -28,7 +29,7 @@ def vllm_engine_config(cfg: Config, device_type: str):
 
 
 def build_engine(cfg: Config, rollout_lm, tokenizer, model_dir: str | Path | None = None, *,
-                 device_type: str | None = None, log: Callable[[str], None] | None = None):
+                 device_type: str | None = None, log: Callable[[str], None] | None = None) -> RolloutEngine:
     """The configured engine. device_type: the trainer's device type (None: "cuda" when available);
     log: receives one line naming the engine's dtype and why (always for vLLM; for the built-in
     engine only when it differs from the trainer's)."""

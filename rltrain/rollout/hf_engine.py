@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from rltrain.batching import plan_batches
 from rltrain.rollout.types import RolloutEngine, RolloutOutput, SamplingParams, check_prompts
 
 
@@ -42,26 +43,6 @@ class _LogProbRecorder:
         if not self.steps:
             return torch.zeros(new_tokens.shape, dtype=torch.float32)
         return torch.stack(self.steps, dim=1).cpu()
-
-
-def plan_batches(lengths: Sequence[int], max_new_tokens: int, token_budget: int) -> list[list[int]]:
-    """Row indices grouped into batches, shortest prompts first, each within the token budget.
-
-    A batch of r rows with longest prompt P costs r * (P + max_new_tokens) tokens; a row that
-    alone exceeds the budget still gets a batch of its own.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        longest = max([lengths[j] for j in current] + [lengths[i]])
-        if current and (len(current) + 1) * (longest + max_new_tokens) > token_budget:
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
 
 
 class HFRolloutEngine(RolloutEngine):

@@ -2,7 +2,9 @@
 
 An engine takes prompt token ids and `SamplingParams` and returns, per prompt, `n`
 `RolloutOutput`s: the response token ids, the sampler's log-prob of each response token,
-and why generation ended. `update_weights` loads new trainer weights into the engine.
+and why generation ended. `update_weights` loads new trainer weights into the engine; the
+other hooks of `RolloutEngine` (weight-sync buckets, sleep / wake-up, shutdown) default to
+no-ops.
 
 Log-prob convention (every engine): logprobs[t] = log_softmax(logits_t / temperature)[token_t],
 the full temperature-scaled distribution *before* top-p truncation, i.e. exactly the
@@ -77,7 +79,12 @@ class RolloutOutput:
 
 
 class RolloutEngine(abc.ABC):
-    """Samples responses for prompts; keeps its weights in sync with the trainer."""
+    """Samples responses for prompts; keeps its weights in sync with the trainer.
+
+    A subclass implements `generate` and `update_weights`. The trainer also calls the hooks
+    below, which do nothing here: an engine that holds accelerator memory, checks names
+    before a transfer, streams weights in buckets or caches prompt KV overrides them.
+    """
 
     @abc.abstractmethod
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[list[RolloutOutput]]:
@@ -86,6 +93,30 @@ class RolloutEngine(abc.ABC):
     @abc.abstractmethod
     def update_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
         """Load (name, tensor) pairs, names as in the policy's state_dict, into the engine's model."""
+
+    # ---- weight sync (rltrain/rollout/weight_sync.py) -----------------------------------------
+
+    def check_weights(self, shapes: dict[str, tuple[int, ...]], *, require_all: bool = False) -> None:
+        """Before any tensor is gathered: ValueError on an unknown name or a wrong shape (and, with
+        require_all, a missing tensor). Here: nothing (`update_weights` checks as it loads)."""
+
+    def load_weight_bucket(self, named_tensors: Sequence[tuple[str, torch.Tensor]]) -> None:
+        """Load one bucket of a weight sync (whole layers). Here: `update_weights`."""
+        self.update_weights(named_tensors)
+
+    def reset_prefix_cache(self) -> None:
+        """After a weight sync: drop KV values cached with the previous weights. Here: nothing."""
+
+    # ---- memory and lifetime --------------------------------------------------------------------
+
+    def sleep(self) -> None:
+        """After a rollout: free accelerator memory for training. Here: nothing."""
+
+    def wake_up(self) -> None:
+        """Before the weight sync that precedes the next rollout: take the memory back. Here: nothing."""
+
+    def shutdown(self) -> None:
+        """Release the engine for good (the trainer's last call). Here: nothing."""
 
 
 def check_prompts(prompts: Sequence[Sequence[int]], vocab_size: int) -> list[list[int]]:

@@ -15,7 +15,8 @@ own colocated engine):
    the same plan in the same order), push, drop, then the next bucket: at most one bucket of
    full tensors exists at a time on a rank;
 5. resets the engine's prefix cache.
-Works for a plain (non-FSDP) module and for any engine with `update_weights`.
+Works for a plain (non-FSDP) module and for any `RolloutEngine`: the base class's hooks check
+nothing up front, load each bucket with `update_weights` and have no cache to reset.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Callable, Iterator
 import torch
 
 from rltrain.models.sharding import full_tensor
+from rltrain.rollout.types import RolloutEngine
 from rltrain.rollout.weight_names import layer_key, trainer_name
 
 DEFAULT_BUCKET_BYTES = 512 << 20
@@ -117,26 +119,23 @@ def gather_buckets(buckets: list[list[WeightEntry]], dtype: torch.dtype | None =
         del pairs
 
 
-def sync_weights(engine, module: torch.nn.Module, *, bucket_bytes: int = DEFAULT_BUCKET_BYTES,
+def sync_weights(engine: RolloutEngine, module: torch.nn.Module, *, bucket_bytes: int = DEFAULT_BUCKET_BYTES,
                  name_map: Callable[[str], str] = trainer_name, dtype: torch.dtype | None = None) -> SyncStats:
     """Push `module`'s full weights into `engine` bucket by bucket, then reset its prefix cache.
 
-    engine: a VLLMEngine (checked with `check_weights`, pushed with `load_weight_bucket`), or any
-    RolloutEngine (pushed with `update_weights`, per bucket). Call on every rank of the trainer's
-    process group, in the same order (FSDP2 gathers are collectives).
+    engine: checked with `engine.check_weights` before anything is gathered, fed one bucket at a
+    time through `engine.load_weight_bucket`, then `engine.reset_prefix_cache()`. Call on every
+    rank of the trainer's process group, in the same order (FSDP2 gathers are collectives).
     """
     start = time.perf_counter()
     entries = module_weights(module, name_map, dtype)
     shapes = {name: e.shape for e in entries for name in e.names}
-    if hasattr(engine, "check_weights"):
-        engine.check_weights(shapes, require_all=True)
-    push = getattr(engine, "load_weight_bucket", None) or engine.update_weights
+    engine.check_weights(shapes, require_all=True)
     buckets = plan_buckets(entries, bucket_bytes)
     for pairs in gather_buckets(buckets, dtype):
-        push(pairs)
+        engine.load_weight_bucket(pairs)
         del pairs
-    if hasattr(engine, "reset_prefix_cache"):
-        engine.reset_prefix_cache()
+    engine.reset_prefix_cache()
     return SyncStats(buckets=len(buckets), bytes=sum(e.nbytes for e in entries),
                      max_bucket_bytes=max((sum(e.nbytes for e in b) for b in buckets), default=0),
                      seconds=time.perf_counter() - start)
