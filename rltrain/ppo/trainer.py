@@ -37,7 +37,6 @@ from rltrain.ppo.phases import TrainStats, score_policy, score_values, train_min
 from rltrain.ppo.prompts import PromptStream, load_problems, prompt_config
 from rltrain.rewards.base import build_scoring_batch
 from rltrain.rewards.factory import build_orm, build_prm
-from rltrain.rewards.process_return import process_return
 from rltrain.rollout.engine_dtype import engine_dtype
 from rltrain.rollout.factory import build_engine
 from rltrain.rollout.types import SamplingParams
@@ -170,9 +169,7 @@ class PPOTrainer:
         adv = whiten_global(gae.advantages, exp.response_mask) if cfg.ppo.whiten_advantages else gae.advantages
         batch = PPOBatch.of(exp, old_logprobs=old_logp, ref_logprobs=ref_logp, values=values, returns=gae.returns,
                             advantages=adv)
-        shaped = process_return(gae, exp.response_ids, exp.response_mask, scores.step_scores,
-                                separator_ids=self.separators, shaping=rw.shaping, eta=rw.eta, prm_coef=rw.prm_coef)
-        return Estimates(batch, entropy, shaped)
+        return Estimates(batch, entropy, gae.process_return)
 
     def _train(self, batch: PPOBatch) -> TrainStats:
         """ppo.epochs passes over ppo.mini_batches random mini-batches of `batch`, one optimizer step each."""
