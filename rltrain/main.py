@@ -19,6 +19,10 @@ import shutil  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from rltrain.config import Config
 
 REPO_ROOT = Path(_HERE).parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "builtin.yaml"
@@ -27,19 +31,31 @@ FRESH_RUN_ARTIFACTS = ("metrics.jsonl", "checkpoints", "init_model", "init_model
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="PPO with success + PRM/ORM rewards (Clip / Delta)")
+    from rltrain.config.reference import text_reference
+
+    parser = argparse.ArgumentParser(
+        description="PPO with success + PRM/ORM rewards (Clip / Delta)",
+        epilog="config keys (key = default  [type (constraint)]; defaults before --config, which is "
+               f"{DEFAULT_CONFIG.name} unless given; also docs/trainer.md):\n" + text_reference(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=None, help=f"YAML config (default: {DEFAULT_CONFIG})")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. reward.shaping=clip_delta")
     return parser.parse_intermixed_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    from rltrain.config import check_environment, config_to_dict, load_config
+def checked_config(args: argparse.Namespace, world_size: int | None = None) -> "Config":
+    """The config the parsed arguments name, validated and checked against this machine (no torch import);
+    every config error is a ConfigError raised here, before any model loads."""
+    from rltrain.config import check_environment, load_config
 
     path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
-    cfg = load_config(path, args.overrides)  # every config error is raised here, before any model loads
-    check_environment(cfg)
+    cfg = load_config(path, args.overrides)
+    check_environment(cfg, world_size)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = checked_config(parse_args(argv))
 
     import random
 
@@ -49,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     import yaml
 
     from rltrain.checkpoint import export_hf, list_checkpoints, load_checkpoint, save_checkpoint
+    from rltrain.config import config_to_dict
     from rltrain.distributed.setup import all_reduce_max, init_distributed, shutdown_distributed
     from rltrain.metrics.logger import MetricsLogger
     from rltrain.ppo.trainer import PPOTrainer, rank_param_spread
@@ -168,9 +185,9 @@ def _print_summary(run_dir: Path, initial: dict | None, final: dict, seconds: fl
 
 if __name__ == "__main__":
     from rltrain.config import ConfigError
+    from rltrain.config.report import report_config_error
 
     try:
         sys.exit(main())
-    except ConfigError as exc:  # a bad config: one clear line, no traceback
-        print(f"rltrain: {exc}", file=sys.stderr)
-        sys.exit(2)
+    except ConfigError as exc:  # a bad config: one clear line, no traceback, exit status 2
+        sys.exit(report_config_error(str(exc)))

@@ -121,3 +121,188 @@ def test_script_reports_config_errors_in_one_line(tmp_path):
     assert out.returncode == 2
     assert "config key `reward.shaping`" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_importing_the_config_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import rltrain.config, sys; assert 'torch' not in sys.modules, 'torch imported'"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("override, words", [
+    ("reward.eta=nan", "config key `reward.eta`: must be a finite number, got 'nan'"),
+    ("ppo.entropy_coef=nan", "config key `ppo.entropy_coef`: must be a finite number, got 'nan'"),
+    ("ppo.actor_lr=inf", "config key `ppo.actor_lr`: must be a finite number > 0, got 'inf'"),
+    ("rollout.token_budget=0", "config key `rollout.token_budget`: must be an int >= 1, got 0"),
+    ("data.max_prompt_tokens=-5", "config key `data.max_prompt_tokens`: must be an int >= 1, got -5"),
+    ("ppo.vf_coef=-1", "config key `ppo.vf_coef`: must be a finite number >= 0, got -1.0"),
+    ("data.arithmetic.max_factor=1", "config key `data.arithmetic.max_factor`: must be an int >= 2, got 1"),
+    ("model.tiny.max_position_embeddings=8", "config key `model.tiny.max_position_embeddings`: 8 is shorter"),
+    ("ppo.epochs=true", "config key `ppo.epochs`: must be an int >= 1, got True"),
+    ("grading.workers=0", "config key `grading.workers`: must be an int >= 1, got 0"),
+])
+def test_values_that_cannot_work_name_key_and_value(override, words):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [override])
+    assert str(info.value).startswith(words) and "\n" not in str(info.value)
+
+
+def test_every_float_key_rejects_nan_and_inf():
+    from rltrain.config.reference import rows
+
+    floats = [r.key for r in rows() if r.type.startswith("float")]
+    assert "reward.eta" in floats and "rollout.vllm.gpu_memory_utilization" in floats
+    for key in floats:
+        for bad in ("nan", ".inf", "-inf"):
+            with pytest.raises(ConfigError, match=f"config key `{key}`: must be a finite number"):
+                load_config(None, [f"{key}={bad}"])
+
+
+def test_max_position_embeddings_must_hold_prompt_plus_response():
+    longest = ["data.max_prompt_tokens=100", "rollout.max_new_tokens=28"]
+    assert load_config(None, [*longest, "model.tiny.max_position_embeddings=128"]).model.tiny.max_position_embeddings == 128
+    with pytest.raises(ConfigError, match=r"max_position_embeddings`: 127 is shorter .* = 128 tokens"):
+        load_config(None, [*longest, "model.tiny.max_position_embeddings=127"])
+
+
+def test_arithmetic_max_factor_1_is_rejected_where_the_task_is_built():
+    import random
+
+    from pydantic import ValidationError
+
+    from rltrain.tasks.arithmetic import ArithmeticConfig, make_problem
+
+    with pytest.raises(ValidationError, match="max_factor"):
+        ArithmeticConfig(max_factor=1)
+    assert make_problem(random.Random(0), ArithmeticConfig(max_factor=2)).answer is not None
+
+
+def test_duplicate_yaml_keys_name_file_line_and_key(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("run:\n  iterations: 2\nppo:\n  epochs: 1\n  actor_lr: 1e-5\n  epochs: 2\n")
+    with pytest.raises(ConfigError, match=rf"config file {path}:6: duplicate key `ppo.epochs`"):
+        load_config(path)
+    path.write_text("reward: {eta: 0.5}\nreward: {eta: 0.1}\n")
+    with pytest.raises(ConfigError, match=rf"{path}:2: duplicate key `reward`"):
+        load_config(path)
+
+
+def test_yaml_syntax_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("run:\n  iterations: 2\n  out_dir: [unclosed\n")
+    with pytest.raises(ConfigError, match=rf"config file {path}:\d+: "):
+        load_config(path)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("\\n\\n", "\n\n"),            # unquoted on a shell command line: backslash-n text
+    ('"\\n\\n"', "\n\n"),          # YAML double quotes: already newlines
+    ("\\t", "\t"),
+    ("ки", "ки"),
+])
+def test_step_delimiter_overrides_read_escapes(raw, expected):
+    assert load_config(None, [f"reward.step_delimiter={raw}"]).reward.step_delimiter == expected
+
+
+def test_step_delimiter_in_yaml(tmp_path):
+    path = tmp_path / "delim.yaml"
+    path.write_text('reward:\n  step_delimiter: "\\n\\n"\n')
+    assert load_config(path).reward.step_delimiter == "\n\n"
+    path.write_text("reward:\n  step_delimiter: \\n\\n\n")  # unquoted: four characters of text
+    with pytest.raises(ConfigError, match=r"config key `reward.step_delimiter`: holds a backslash escape as text"):
+        load_config(path)
+
+
+def test_moved_key_says_where_it_went():
+    with pytest.raises(ConfigError, match=r"`rollout.gpu_memory_utilization`: it is now "
+                                          r"`rollout.vllm.gpu_memory_utilization`"):
+        load_config(None, ["rollout.gpu_memory_utilization=0.4"])
+    assert load_config(None, ["rollout.vllm.gpu_memory_utilization=0.4"]).rollout.vllm.gpu_memory_utilization == 0.4
+
+
+def test_config_is_frozen_and_with_overrides_revalidates():
+    from pydantic import ValidationError
+
+    from rltrain.config import with_overrides
+
+    cfg = load_config(None, [])
+    with pytest.raises(ValidationError):
+        cfg.reward.shaping = "clip"
+    changed = with_overrides(cfg, ["reward.shaping=clip"])
+    assert (cfg.reward.shaping, changed.reward.shaping) == ("clip_delta", "clip")
+    with pytest.raises(ConfigError, match="reward.shaping"):
+        with_overrides(cfg, ["reward.shaping=clipx"])
+
+
+def test_grading_section_builds_the_grader_config():
+    from rltrain.grading import GraderConfig
+
+    auto = load_config(None, []).grading
+    assert auto.grader_config("arithmetic") == GraderConfig(workers=1, use_math_verify=False)
+    assert auto.grader_config("gsm8k").use_math_verify is True
+    explicit = load_config(None, ["grading.use_math_verify=true", "grading.timeout_s=5", "grading.workers=3"]).grading
+    assert explicit.grader_config("arithmetic") == GraderConfig(timeout_s=5.0, workers=3, use_math_verify=True)
+    with pytest.raises(ConfigError, match="config key `grading.timeout_s`: must be a finite number > 0"):
+        load_config(None, ["grading.timeout_s=0"])
+
+
+def test_main_reports_a_missing_prm_path_before_loading_models(tmp_path):
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no_prm"
+    out = subprocess.run([sys.executable, str(REPO / "rltrain" / "main.py"), f"reward.prm={missing}",
+                          f"run.out_dir={tmp_path / 'run'}"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"rltrain: config key `reward.prm` = '{missing}': no such file or directory"]
+    assert not (tmp_path / "run").exists()
+
+
+def _torchrun(*args: str, launcher: list[str]) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    cmd = [sys.executable, *launcher, "--nproc_per_node=2", "--master_port=0", str(REPO / "rltrain" / "main.py"),
+           *args]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_torchrun_prints_the_config_error_once_and_as_root_cause(tmp_path):
+    out = _torchrun("reward.eta=nan", f"run.out_dir={tmp_path / 'run'}", launcher=["-m", "torch.distributed.run"])
+    line = "rltrain: config key `reward.eta`: must be a finite number, got 'nan'"
+    lines = out.stderr.splitlines()
+    assert out.returncode == 1  # torchrun's own status after a failed worker
+    assert lines.count(line) == 1, out.stderr  # local rank 0 only
+    assert f"  traceback : {line}" in lines, out.stderr  # the worker's error file feeds torchrun's summary
+    assert "exitcode  : 2" in out.stderr and "[rank0]: Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_launcher_checks_the_config_before_starting_workers(tmp_path):
+    out = _torchrun("reward.eta=nan", f"run.out_dir={tmp_path / 'run'}", launcher=["-m", "rltrain.launch"])
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == ["rltrain: config key `reward.eta`: must be a finite number, got 'nan'"]
+    out = _torchrun("rollout.prompts=3", launcher=["-m", "rltrain.launch"])
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == ["rltrain: config key `rollout.prompts`: 3 is not divisible by the world size 2"]
+
+
+def test_report_writes_an_error_file_torchrun_reads(tmp_path, capsys):
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    from rltrain.config.report import report_config_error
+
+    error_file = tmp_path / "error.json"
+    env = {"LOCAL_RANK": "1", "TORCHELASTIC_ERROR_FILE": str(error_file)}
+    assert report_config_error("config key `x`: bad", env) == 2
+    assert capsys.readouterr().err == ""  # only local rank 0 prints
+    failure = ProcessFailure(local_rank=1, pid=1, exitcode=2, error_file=str(error_file))
+    summary = ChildFailedError("rltrain/main.py", {1: failure}).format_msg()
+    assert "traceback : rltrain: config key `x`: bad" in summary
+    assert report_config_error("config key `x`: bad", {"LOCAL_RANK": "0"}) == 2
+    assert capsys.readouterr().err == "rltrain: config key `x`: bad\n"

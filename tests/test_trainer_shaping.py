@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from rltrain.config import load_config
+from rltrain.config import load_config, with_overrides
 from trainer_runs import TINY
 
 MODES = ("none", "clip", "delta", "clip_delta")
@@ -28,7 +28,7 @@ def trainer(tmp_path_factory):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_shaping_mode_runs(trainer, mode):
-    trainer.cfg.reward.shaping = mode
+    trainer.cfg = with_overrides(trainer.cfg, [f"reward.shaping={mode}"])
     m = trainer.step()
     for key in ("success_rate", "prm_return_raw", "prm_return_shaped", "value_loss", "entropy"):
         assert math.isfinite(m[key]), key

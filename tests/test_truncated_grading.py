@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_eval_cli import ScriptedEngine
 
-from rltrain.config import Config
+from rltrain.config import load_config
 from rltrain.data import MathProblem
 from rltrain.eval.runner import EvalConfig, evaluate_dataset
 from rltrain.grading import Grader, GraderConfig
@@ -51,8 +51,8 @@ def _trainer_success(dataset: str, problems, outputs, tokenizer, grader) -> list
     from rltrain.ppo.trainer import PPOTrainer
 
     trainer = PPOTrainer.__new__(PPOTrainer)
-    trainer.cfg, trainer.tokenizer, trainer.grader = Config(), tokenizer, grader
-    trainer.cfg.data.dataset = dataset
+    trainer.cfg = load_config(None, [f"data.dataset={dataset}", "data.source=unused.jsonl", "model.policy=unused"])
+    trainer.tokenizer, trainer.grader = tokenizer, grader
     success, _ = trainer._grade(problems, outputs)
     return success.tolist()
 

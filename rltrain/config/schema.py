@@ -1,195 +1,216 @@
-"""The trainer's configuration: typed dataclasses, one per section of the YAML file.
+"""The trainer's configuration: one frozen pydantic model per section of the YAML file.
 
-Every field has a default; `configs/builtin.yaml` spells out the built-in task. Types are
-enforced by `rltrain.config.loader` (unknown keys and wrong types name the dotted key);
-`validate` checks combinations across sections before any model is loaded.
+Sections owned by a component are that component's own model (`data.arithmetic`: the task's
+`ArithmeticConfig`, `model.tiny`: `TinyModelConfig`, `warmup`: `WarmupConfig`, `rollout.vllm`:
+`VLLMEngineConfig`, `grading`: `GradingConfig`); the rest live here. Field constraints hold
+the ranges, model validators the rules across fields. Nothing here imports torch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Optional
+import os
+import re
+from typing import Annotated, Literal, Optional
 
-from rltrain.models.tiny import TinyModelConfig
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from rltrain.config_base import FiniteFloat, StrictModel, require
+from rltrain.grading.config import GradingConfig
+from rltrain.models.tiny_config import TinyModelConfig
+from rltrain.rollout.vllm_config import VLLMEngineConfig
+from rltrain.tasks.arithmetic import ArithmeticConfig
+from rltrain.tasks.warmup_config import WarmupConfig
 
 MAX_STEP_DELIMITER_BYTES = 11  # kernels.step_delimiter.MAX_STATES - 1 (tests/test_config_errors.py checks)
+MIN_VLLM_HEAD_DIM = 32
+_LITERAL_ESCAPE = re.compile(r"\\[nt]")
+# A local path or a name (Hub id, "builtin", "none"); a leading ~ is expanded as a shell would.
+Source = Annotated[str, AfterValidator(os.path.expanduser)]
 
 
-@dataclass
-class RunConfig:
-    """out_dir: run directory (metrics, checkpoints, export); iterations: PPO iterations;
-    save_every: checkpoint period in iterations (0 = only at the end / on SIGTERM);
-    keep_last: checkpoints kept; resume: continue from the newest checkpoint in out_dir;
-    stop_after: stop (saving a checkpoint) after this many iterations of this process,
-    as a scheduler's time limit would (0 = no limit); export_hf: write the actor in Hugging Face
-    format at the end; eval_every: greedy / sampling success on held-out problems every k
-    iterations (0 = only at start and end)."""
+class RunConfig(StrictModel):
+    """Where the run writes, how long it runs, when it saves and evaluates."""
 
-    out_dir: str = "runs/builtin"
-    seed: int = 0
-    iterations: int = 30
-    save_every: int = 0
-    keep_last: int = 2
-    resume: bool = False
-    stop_after: int = 0
-    export_hf: bool = True
-    eval_every: int = 0
-    eval_problems: int = 128
-    progress: bool = True
-    tensorboard: bool = True
+    out_dir: Source = Field("runs/builtin", min_length=1,
+                         description="run directory: metrics.jsonl, checkpoints, config.yaml, hf_actor")
+    seed: int = Field(0, ge=0, lt=2**31, description="seed of every RNG (rank r adds r)")
+    iterations: int = Field(30, ge=1, description="PPO iterations in total (a resumed run continues to it)")
+    save_every: int = Field(0, ge=0, description="checkpoint period, in iterations (0 = at the end / on SIGTERM)")
+    keep_last: int = Field(2, ge=1, description="checkpoints kept")
+    resume: bool = Field(False, description="continue from the newest checkpoint in out_dir")
+    stop_after: int = Field(0, ge=0, description="stop with a checkpoint after this many iterations of this "
+                                                 "process, as a scheduler's time limit would (0 = no limit)")
+    export_hf: bool = Field(True, description="write the actor in Hugging Face format to out_dir/hf_actor")
+    eval_every: int = Field(0, ge=0, description="held-out evaluation period, in iterations (0 = start and end)")
+    eval_problems: int = Field(128, ge=1, description="held-out problems per evaluation")
+    progress: bool = Field(True, description="tqdm progress bar on rank 0")
+    tensorboard: bool = Field(True, description="also log to TensorBoard (when installed)")
 
 
-@dataclass
-class ModelConfig:
-    """policy: "builtin" (tiny model + tokenizer built at start) or a local path / Hub id;
-    tiny: the built-in model's sizes (rltrain.models.tiny.TinyModelConfig); tiny_vocab_size:
-    the built-in tokenizer's BPE vocabulary size;
-    critic_init: "actor" or a path to a reward model checkpoint for the critic's backbone;
-    dtype: parameter dtype on GPU ("float32" on CPU always); mixed_precision: bf16 compute
-    with FSDP2 on GPU; cpu_offload: FSDP2 CPUOffloadPolicy; attn_implementation: "sdpa",
-    "flash_attention_2" or "eager"."""
+class ModelConfig(StrictModel):
+    """The policy, the critic's initialisation and how the trainer holds them."""
 
-    policy: str = "builtin"
-    critic_init: str = "actor"
-    tiny: TinyModelConfig = field(default_factory=TinyModelConfig)
-    tiny_vocab_size: int = 512
-    dtype: Literal["float32", "bfloat16"] = "float32"
-    mixed_precision: bool = True
-    gradient_checkpointing: bool = False
-    cpu_offload: bool = False
-    attn_implementation: str = "sdpa"
+    policy: Source = Field("builtin", min_length=1,
+                        description="builtin (tiny model + tokenizer built at start), a local folder or a Hub id")
+    critic_init: Source = Field("actor", min_length=1,
+                             description="actor, or a local folder / Hub id whose backbone initialises the critic")
+    allow_download: bool = Field(False, description="fetch Hub ids in model.policy / model.critic_init")
+    tiny: TinyModelConfig = Field(default_factory=TinyModelConfig, description="sizes of the built-in model")
+    tiny_vocab_size: int = Field(512, ge=259, description="built-in BPE vocabulary, in tokens (256 bytes + 3 special)")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="parameter dtype on GPU (CPU: float32)")
+    mixed_precision: bool = Field(True, description="FSDP2 bf16 compute on GPU")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass")
+    cpu_offload: bool = Field(False, description="FSDP2 CPUOffloadPolicy")
+    attn_implementation: str = Field("sdpa", min_length=1, description="sdpa, flash_attention_2 or eager")
 
-
-@dataclass
-class ArithmeticTask:
-    min_ops: int = 2
-    max_ops: int = 3
-    max_operand: int = 9
-    max_factor: int = 3
+    @model_validator(mode="after")
+    def _vllm_loadable(self) -> "ModelConfig":
+        require(self.tiny.head_dim >= MIN_VLLM_HEAD_DIM, "tiny.num_attention_heads",
+                f"head_dim = hidden_size / num_attention_heads must be >= {MIN_VLLM_HEAD_DIM} (vLLM-loadable), "
+                f"got {self.tiny.hidden_size} / {self.tiny.num_attention_heads}")
+        return self
 
 
-@dataclass
-class DataConfig:
-    """dataset: "arithmetic" (built-in generator) or "gsm8k" / "math" / "math500" with
-    source: a local JSONL path or Hub id (see rltrain.data.loaders); limit: problems used
-    (0 = all); instruction: the step-by-step instruction in the prompt (None = default)."""
+class DataConfig(StrictModel):
+    """Training and held-out problems, and how prompts are made from them."""
 
-    dataset: Literal["arithmetic", "gsm8k", "math", "math500"] = "arithmetic"
-    source: Optional[str] = None
-    split: str = "train"
-    limit: int = 0
-    eval_split: str = "test"
-    arithmetic: ArithmeticTask = field(default_factory=ArithmeticTask)
-    instruction: Optional[str] = None
-    max_prompt_tokens: int = 512
-
-
-@dataclass
-class WarmupSFT:
-    """Supervised warm-up on reference solutions before RL (built-in task only; 0 = off)."""
-
-    steps: int = 0
-    lr: float = 3e-3
-    batch_size: int = 32
+    dataset: Literal["arithmetic", "gsm8k", "math", "math500"] = Field(
+        "arithmetic", description="arithmetic = the built-in generator; else read from data.source")
+    source: Optional[Source] = Field(None, min_length=1,
+                                  description="JSONL file, folder of <split>.jsonl, or hub:<repo>[@config]")
+    split: str = Field("train", min_length=1, description="training split")
+    limit: int = Field(0, ge=0, description="training problems used (0 = all)")
+    eval_split: str = Field("test", min_length=1, description="held-out split")
+    arithmetic: ArithmeticConfig = Field(default_factory=ArithmeticConfig, description="the built-in task")
+    instruction: Optional[str] = Field(None, description="step-by-step instruction in the prompt (null = default)")
+    max_prompt_tokens: int = Field(512, ge=1, description="longest prompt, in tokens; longer ones keep their end")
 
 
-@dataclass
-class RolloutConfig:
-    """engine: "builtin" (transformers generate) or "vllm" (rltrain.rollout.vllm_engine);
-    prompts: prompts per iteration over all ranks; n: samples per prompt;
-    sampler_logprob_gap_warn: warn once when the metric `sampler_logprob_gap` exceeds it (null: 0.01
-    when the trainer computes in float32, 0.05 in bfloat16; see rltrain.metrics.sampler_gap)."""
+class RolloutConfig(StrictModel):
+    """Sampling responses: which engine, how many, how long."""
 
-    engine: Literal["builtin", "vllm"] = "builtin"
-    prompts: int = 32
-    n: int = 4
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 64
-    token_budget: int = 16384
-    gpu_memory_utilization: float = 0.5
-    sampler_logprob_gap_warn: Optional[float] = None
-    vllm: "VLLMOptions" = field(default_factory=lambda: VLLMOptions())
+    engine: Literal["builtin", "vllm"] = Field("builtin", description="builtin (transformers generate) or vllm")
+    prompts: int = Field(32, ge=1, description="prompts per iteration over all ranks (divisible by the world size)")
+    n: int = Field(4, ge=1, description="responses per prompt")
+    temperature: FiniteFloat = Field(1.0, gt=0, description="sampling temperature (PPO needs sampling)")
+    top_p: FiniteFloat = Field(1.0, gt=0, le=1, description="nucleus sampling mass")
+    max_new_tokens: int = Field(64, ge=1, description="longest response, in tokens")
+    token_budget: int = Field(16384, ge=1, description="padded tokens (prompt + response) per built-in "
+                                                       "generate batch")
+    sampler_logprob_gap_warn: Optional[FiniteFloat] = Field(
+        None, ge=0, description="warn once above this mean |log-prob| gap per token (null: 0.01 in float32, "
+                                "0.05 in bfloat16)")
+    vllm: VLLMEngineConfig = Field(default_factory=VLLMEngineConfig, description="the vLLM engine")
 
 
-@dataclass
-class VLLMOptions:
-    """Engine options for rollout.engine=vllm (see rltrain.rollout.vllm_config.VLLMEngineConfig):
-    max_model_len (null: the model's limit), enforce_eager, dtype ("trainer": the dtype the trainer
-    computes log-probs in, see rltrain.rollout.engine_dtype; or explicitly "auto" = vLLM's choice
-    from the checkpoint, "float32", "float16", "bfloat16"), tensor_parallel_size, enable_sleep_mode
-    (free GPU memory during training), bucket_mb: weight-sync bucket size (full tensors gathered
-    from FSDP2 per reload call)."""
+class RewardConfig(StrictModel):
+    """Success reward, reward models and the shaping of the PRM's step scores."""
 
-    max_model_len: Optional[int] = None
-    enforce_eager: bool = True
-    dtype: Literal["trainer", "auto", "float32", "float16", "bfloat16"] = "trainer"
-    tensor_parallel_size: int = 1
-    enable_sleep_mode: bool = False
-    bucket_mb: int = 512
+    success: FiniteFloat = Field(1.0, description="reward of a correct final answer (truncated responses get 0)")
+    prm: Source = Field("none", min_length=1,
+                        description="none, rule (the built-in step checker), or a PRM folder / Hub id")
+    orm: Source = Field("none", min_length=1, description="none, or an ORM folder / Hub id")
+    allow_download: bool = Field(False, description="fetch Hub ids in reward.prm / reward.orm")
+    scorer_module: str = Field("scorers", pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$",
+                               description="module in rltrain.rewards with load_prm / load_orm")
+    shaping: Literal["none", "clip", "delta", "clip_delta"] = Field(
+        "clip_delta", description="PRM shaping (DESIGN.md): clip = min(s - eta, 0); delta = differences")
+    eta: FiniteFloat = Field(0.0, description="Clip threshold, in PRM score units")
+    prm_coef: FiniteFloat = Field(1.0, ge=0, description="weight of the shaped step rewards")
+    orm_coef: FiniteFloat = Field(0.0, description="outcome = success + orm_coef * ORM score")
+    step_delimiter: str = Field("\n\n", description="text that ends a step, however the tokens split it (a longer "
+                                                    "run of a repeated character is one delimiter); 1 to "
+                                                    f"{MAX_STEP_DELIMITER_BYTES} UTF-8 bytes; overrides read "
+                                                    "\\n, \\t, \\\\ escapes")
 
+    @field_validator("step_delimiter")
+    @classmethod
+    def _delimiter(cls, value: str) -> str:
+        size = len(value.encode("utf-8"))
+        if not 0 < size <= MAX_STEP_DELIMITER_BYTES:
+            raise ValueError(f"must be 1 to {MAX_STEP_DELIMITER_BYTES} UTF-8 bytes (the step kernels' automaton), "
+                             f"got {value!r}")
+        if _LITERAL_ESCAPE.search(value):
+            raise ValueError(f"holds a backslash escape as text, got {value!r}; in YAML write it double-quoted "
+                             '("\\n\\n") to mean newlines')
+        return value
 
-@dataclass
-class RewardConfig:
-    """success: reward of a correct final answer (truncated responses get 0);
-    prm: "none", "rule" (the built-in step checker) or a PRM path / Hub id loaded through
-    rltrain.rewards.factory; orm likewise ("none" or a path); shaping, eta, prm_coef: as in
-    kernels.fused_reward_gae; orm_coef: outcome = success + orm_coef * ORM score;
-    scorer_module: the module in rltrain.rewards with load_prm / load_orm for learned scorers."""
-
-    success: float = 1.0
-    prm: str = "none"
-    orm: str = "none"
-    scorer_module: str = "scorers"
-    shaping: Literal["none", "clip", "delta", "clip_delta"] = "clip_delta"
-    eta: float = 0.0
-    prm_coef: float = 1.0
-    orm_coef: float = 0.0
-    step_delimiter: str = "\n\n"  # 1 to MAX_STEP_DELIMITER_BYTES UTF-8 bytes
-
-
-@dataclass
-class KLConfig:
-    """coef: KL penalty in the token reward; adaptive: Ziegler et al.'s controller toward
-    target over horizon samples; loss_coef: k3 KL term in the policy loss instead."""
-
-    coef: float = 0.0
-    adaptive: bool = False
-    target: float = 0.1
-    horizon: int = 10000
-    loss_coef: float = 0.0
+    @model_validator(mode="after")
+    def _orm_weight(self) -> "RewardConfig":
+        require(self.orm != "none" or self.orm_coef == 0.0, "orm_coef",
+                f"is {self.orm_coef} but reward.orm is 'none'")
+        return self
 
 
-@dataclass
-class PPOConfig:
-    """epochs over the batch; micro_tokens: token budget of a micro-batch (padded tokens);
-    mini_batches: optimizer steps per epoch; value clip, loss coefs, AdamW and warm-up."""
+class KLConfig(StrictModel):
+    """KL regularisation toward the reference policy."""
 
-    epochs: int = 1
-    mini_batches: int = 1
-    micro_tokens: int = 8192
-    clip_low: float = 0.2
-    clip_high: float = 0.2
-    dual_clip: Optional[float] = None
-    value_clip: float = 0.2
-    vf_coef: float = 1.0
-    entropy_coef: float = 0.0
-    gamma: float = 1.0
-    lam: float = 0.95
-    actor_lr: float = 1e-6
-    critic_lr: float = 5e-6
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    max_grad_norm: float = 1.0
-    whiten_advantages: bool = True
+    coef: FiniteFloat = Field(0.0, ge=0, description="KL penalty per token in the reward")
+    adaptive: bool = Field(False, description="Ziegler et al.'s controller moves coef toward target")
+    target: FiniteFloat = Field(0.1, description="KL the adaptive controller aims at, in nats per token")
+    horizon: int = Field(10000, description="adaptive controller horizon, in samples")
+    loss_coef: FiniteFloat = Field(0.0, ge=0, description="k3 KL term in the policy loss instead")
+
+    @model_validator(mode="after")
+    def _controller(self) -> "KLConfig":
+        require(not self.adaptive or (self.target > 0 and self.horizon > 0), "target",
+                f"the adaptive controller needs kl.target > 0 and kl.horizon > 0, got {self.target}, {self.horizon}")
+        require(not self.adaptive or self.coef > 0, "adaptive", "needs a starting kl.coef > 0")
+        return self
 
 
-@dataclass
-class Config:
-    run: RunConfig = field(default_factory=RunConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    warmup: WarmupSFT = field(default_factory=WarmupSFT)
-    rollout: RolloutConfig = field(default_factory=RolloutConfig)
-    reward: RewardConfig = field(default_factory=RewardConfig)
-    kl: KLConfig = field(default_factory=KLConfig)
-    ppo: PPOConfig = field(default_factory=PPOConfig)
+class PPOConfig(StrictModel):
+    """PPO epochs, batching, clipping, losses and the optimizers."""
+
+    epochs: int = Field(1, ge=1, description="passes over each iteration's batch")
+    mini_batches: int = Field(1, ge=1, description="optimizer steps per epoch")
+    micro_tokens: int = Field(8192, ge=1, description="padded tokens per micro-batch")
+    clip_low: FiniteFloat = Field(0.2, ge=0, lt=1, description="ratio clip below: 1 - clip_low")
+    clip_high: FiniteFloat = Field(0.2, ge=0, description="ratio clip above: 1 + clip_high")
+    dual_clip: Optional[FiniteFloat] = Field(None, gt=1, description="dual-clip bound c for negative advantages "
+                                                                     "(null = off)")
+    value_clip: FiniteFloat = Field(0.2, ge=0, description="value clip range, in return units")
+    vf_coef: FiniteFloat = Field(1.0, ge=0, description="weight of the value loss")
+    entropy_coef: FiniteFloat = Field(0.0, description="entropy bonus weight (loss -= coef * entropy)")
+    gamma: FiniteFloat = Field(1.0, ge=0, le=1, description="discount per token")
+    lam: FiniteFloat = Field(0.95, ge=0, le=1, description="GAE lambda")
+    actor_lr: FiniteFloat = Field(1e-6, gt=0, description="actor AdamW learning rate")
+    critic_lr: FiniteFloat = Field(5e-6, gt=0, description="critic AdamW learning rate")
+    weight_decay: FiniteFloat = Field(0.0, ge=0, description="AdamW weight decay")
+    warmup_steps: int = Field(0, ge=0, description="linear learning-rate warm-up, in optimizer steps")
+    max_grad_norm: FiniteFloat = Field(1.0, gt=0, description="gradient clipping, global L2 norm")
+    whiten_advantages: bool = Field(True, description="normalise advantages over the global batch")
+
+
+class Config(StrictModel):
+    """The whole run; `configs/builtin.yaml` spells out the built-in task."""
+
+    run: RunConfig = Field(default_factory=RunConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    warmup: WarmupConfig = Field(default_factory=WarmupConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    reward: RewardConfig = Field(default_factory=RewardConfig)
+    kl: KLConfig = Field(default_factory=KLConfig)
+    ppo: PPOConfig = Field(default_factory=PPOConfig)
+    grading: GradingConfig = Field(default_factory=GradingConfig)
+
+    @model_validator(mode="after")
+    def _across_sections(self) -> "Config":
+        m, d, ro = self.model, self.data, self.rollout
+        builtin = m.policy == "builtin"
+        require(builtin == (d.dataset == "arithmetic"), "data.dataset",
+                "the built-in model (model.policy=builtin) goes with data.dataset=arithmetic and a real "
+                f"model with a real dataset; got policy={m.policy!r}, dataset={d.dataset!r}")
+        require(builtin or d.source is not None, "data.source", f"needed for data.dataset={d.dataset!r}")
+        require(builtin or self.warmup.steps == 0, "warmup.steps",
+                "the supervised warm-up is for the built-in task only")
+        require(self.reward.prm != "rule" or d.dataset == "arithmetic", "reward.prm",
+                "the rule-based step checker only understands the built-in arithmetic task")
+        require(self.ppo.mini_batches <= ro.prompts * ro.n, "ppo.mini_batches",
+                f"{self.ppo.mini_batches} exceeds the samples per iteration "
+                f"(rollout.prompts * rollout.n = {ro.prompts * ro.n})")
+        longest = d.max_prompt_tokens + ro.max_new_tokens
+        require(not builtin or m.tiny.max_position_embeddings >= longest, "model.tiny.max_position_embeddings",
+                f"{m.tiny.max_position_embeddings} is shorter than the longest sequence, data.max_prompt_tokens + "
+                f"rollout.max_new_tokens = {longest} tokens; raise it or lower those")
+        return self

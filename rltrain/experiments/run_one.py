@@ -71,18 +71,15 @@ def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0
     parent.mkdir(parents=True)
     if restated_prob > 0:
         from rltrain.models.tiny import save_tiny
-        from rltrain.tasks.arithmetic import ArithmeticConfig
-        from rltrain.tasks.builtin import WarmupConfig, build_task_model, build_task_tokenizer, supervised_warmup
+        from rltrain.tasks.builtin import build_task_model, build_task_tokenizer, supervised_warmup
 
         # the same steps as _builtin_policy, with restated steps in the warm-up solutions
-        task = ArithmeticConfig(**vars(cfg.data.arithmetic))
+        task = cfg.data.arithmetic
         tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
         lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
-        w = cfg.warmup
         rewrite = restating(restated_prob, cfg.run.seed + 8, restated_more_prob)
-        losses = supervised_warmup(lm, tok, task, WarmupConfig(steps=w.steps, lr=w.lr, batch_size=w.batch_size,
-                                                               seed=cfg.run.seed + 7),
-                                   rewrite=rewrite) if w.steps else []
+        losses = supervised_warmup(lm, tok, task, cfg.warmup, seed=cfg.run.seed + 7,
+                                   rewrite=rewrite) if cfg.warmup.steps else []
         save_tiny(lm, tok, parent / "init_model")
     else:
         _, _, losses = _builtin_policy(cfg, parent, is_main=True)

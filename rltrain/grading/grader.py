@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from rltrain.grading.config import GraderConfig
 from rltrain.grading.extract import extract_answer
 from rltrain.grading.normalize import normalize_answer
 from rltrain.grading.numbers import plain_numbers_equal
@@ -26,26 +27,6 @@ from rltrain.grading.variables import drop_assignment_variable
 _VERIFY_FN = "rltrain.grading.verify_worker:math_verify_equal"
 _WARM_UP_FN = "rltrain.grading.verify_worker:warm_up"
 _PRELOAD = ("math_verify", "latex2sympy2_extended", "sympy")
-
-
-@dataclass(frozen=True)
-class GraderConfig:
-    """timeout_s: hard limit per math-verify check; workers: pool processes;
-    max_response_chars / max_answer_chars: longer inputs score 0 unread;
-    number_fallback: when no boxed / "the answer is" answer exists, use the last number if it
-    stands alone (never a piece of a fraction, interval, list or expression: `number_fallback.py`);
-    use_math_verify: False keeps only the fast paths (no worker processes at all);
-    cache_size: how many (gold, answer) math-verify verdicts to remember; the n samples of
-    one prompt often repeat an answer, and a batch sends each distinct pair only once."""
-
-    timeout_s: float = 3.0
-    workers: int = 2
-    max_response_chars: int = 100_000
-    max_answer_chars: int = 1_000
-    number_fallback: bool = True
-    use_math_verify: bool = True
-    memory_limit_mb: int | None = 4096
-    cache_size: int = 65_536  # remembered math-verify verdicts (timeouts are never cached)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The built-in policy is the tiny model + tokenizer of `rltrain.tasks.builtin`, warmed up
 with supervised steps at first start and saved to `<run_dir>/init_model` (so a resumed run
-and the reference model see the same initial weights). A real policy is a local path or a
-Hub id (a Hub id downloads at run time only, never in tests or at import).
+and the reference model see the same initial weights). A real policy is a local path or,
+with model.allow_download, a Hub id (downloaded at run time only, never in tests or at import).
 """
 from __future__ import annotations
 
@@ -32,19 +32,18 @@ class TrainerModels:
     warmup_losses: list[float]
 
 
-def _from_pretrained(cls_name: str, path: str, dtype: torch.dtype, attn: str):
+def _from_pretrained(cls_name: str, path: str, dtype: torch.dtype, attn: str, allow_download: bool):
     import transformers
 
     cls = getattr(transformers, cls_name)
-    local = Path(path).exists()
+    local = Path(path).exists() or not allow_download
     return cls.from_pretrained(path, dtype=dtype, local_files_only=local, attn_implementation=attn)
 
 
 def _builtin_policy(cfg: Config, run_dir: Path, is_main: bool):
     """(lm, tokenizer, warm-up losses): from <run_dir>/init_model if present, else built + warmed up."""
     from rltrain.models.tiny import load_tiny, save_tiny
-    from rltrain.tasks.arithmetic import ArithmeticConfig
-    from rltrain.tasks.builtin import WarmupConfig, build_task_model, build_task_tokenizer, supervised_warmup
+    from rltrain.tasks.builtin import build_task_model, build_task_tokenizer, supervised_warmup
 
     init_dir = run_dir / "init_model"
     exists = (init_dir / "config.json").is_file()
@@ -53,12 +52,10 @@ def _builtin_policy(cfg: Config, run_dir: Path, is_main: bool):
     if exists:
         lm, tok = load_tiny(init_dir)
         return lm, tok, []
-    task = ArithmeticConfig(**vars(cfg.data.arithmetic))
+    task = cfg.data.arithmetic
     tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
     lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
-    w = cfg.warmup
-    losses = supervised_warmup(lm, tok, task, WarmupConfig(steps=w.steps, lr=w.lr, batch_size=w.batch_size,
-                                                           seed=cfg.run.seed + 7)) if w.steps else []
+    losses = supervised_warmup(lm, tok, task, cfg.warmup, seed=cfg.run.seed + 7) if cfg.warmup.steps else []
     if is_main:
         tmp = run_dir / "init_model.tmp"
         save_tiny(lm, tok, tmp)
@@ -76,8 +73,8 @@ def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool
     else:
         from transformers import AutoTokenizer
 
-        lm = _from_pretrained("AutoModelForCausalLM", m.policy, dtype, m.attn_implementation)
-        tok = AutoTokenizer.from_pretrained(m.policy, local_files_only=Path(m.policy).exists())
+        lm = _from_pretrained("AutoModelForCausalLM", m.policy, dtype, m.attn_implementation, m.allow_download)
+        tok = AutoTokenizer.from_pretrained(m.policy, local_files_only=Path(m.policy).exists() or not m.allow_download)
         losses = []
     lm = lm.to(device=device, dtype=dtype)
     rollout_lm = copy.deepcopy(lm).eval() if cfg.rollout.engine == "builtin" else None
@@ -87,7 +84,8 @@ def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool
     if m.critic_init == "actor":
         backbone = copy.deepcopy(lm.model)
     else:
-        backbone = _from_pretrained("AutoModel", m.critic_init, dtype, m.attn_implementation).to(device)
+        backbone = _from_pretrained("AutoModel", m.critic_init, dtype, m.attn_implementation,
+                                    m.allow_download).to(device)
     critic = CriticModule(backbone, backbone.config.hidden_size).to(device=device, dtype=dtype)
     if m.gradient_checkpointing:
         for module in (lm, critic.backbone):

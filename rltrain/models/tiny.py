@@ -9,11 +9,12 @@ Nothing here touches the network.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
+
+from rltrain.models.tiny_config import TinyModelConfig
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -43,19 +44,6 @@ DEFAULT_TEXTS = (
     "0 1 2 3 4 5 6 7 8 9 10 100 1000 + - * / = ( ) { } \\frac{1}{2} 3.5 -4 50%",
     "user assistant system question answer therefore so we have the total is",
 )
-
-
-@dataclass(frozen=True)
-class TinyModelConfig:
-    """Sizes of the tiny Qwen2 model (head_dim = hidden_size / num_attention_heads >= 32)."""
-
-    hidden_size: int = 64
-    intermediate_size: int = 128
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 2
-    num_key_value_heads: int = 1
-    max_position_embeddings: int = 2048
-    tie_word_embeddings: bool = True
 
 
 def build_tiny_tokenizer(texts: Iterable[str] | None = None, vocab_size: int = 512):
@@ -96,8 +84,6 @@ def build_tiny_model(vocab_size: int, config: TinyModelConfig = TinyModelConfig(
     """A randomly initialised Qwen2ForCausalLM (float32, eval mode) with the given vocabulary size."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    if config.hidden_size % config.num_attention_heads:
-        raise ValueError("build_tiny_model: `hidden_size` must be divisible by `num_attention_heads`")
     qcfg = Qwen2Config(
         vocab_size=vocab_size,
         hidden_size=config.hidden_size,
@@ -105,7 +91,7 @@ def build_tiny_model(vocab_size: int, config: TinyModelConfig = TinyModelConfig(
         num_hidden_layers=config.num_hidden_layers,
         num_attention_heads=config.num_attention_heads,
         num_key_value_heads=config.num_key_value_heads,
-        head_dim=config.hidden_size // config.num_attention_heads,
+        head_dim=config.head_dim,
         max_position_embeddings=config.max_position_embeddings,
         tie_word_embeddings=config.tie_word_embeddings,
         eos_token_id=eos_token_id,

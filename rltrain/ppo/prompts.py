@@ -20,12 +20,10 @@ def load_problems(cfg: Config) -> tuple[list[MathProblem], list[MathProblem]]:
     """(train pool, eval problems) for the configured dataset."""
     d = cfg.data
     if d.dataset == "arithmetic":
-        from rltrain.tasks.arithmetic import ArithmeticConfig
         from rltrain.tasks.builtin import task_problems
 
-        task = ArithmeticConfig(**vars(d.arithmetic))
-        return (task_problems(d.limit or 20000, cfg.run.seed + 1000, task),
-                task_problems(cfg.run.eval_problems, cfg.run.seed + 99991, task))
+        return (task_problems(d.limit or 20000, cfg.run.seed + 1000, d.arithmetic),
+                task_problems(cfg.run.eval_problems, cfg.run.seed + 99991, d.arithmetic))
     from rltrain.data.loaders import load_math_dataset
 
     train = load_math_dataset(d.dataset, d.source, split=d.split, limit=d.limit or None)

@@ -70,7 +70,7 @@ class PPOTrainer:
         self.engine = build_engine(cfg, self.rollout_lm, self.tokenizer, model_dir, device_type=info.device.type,
                                    log=say)
         self.gap_warning = self._gap_warning()
-        self.grader = Grader(GraderConfig(workers=1, use_math_verify=cfg.data.dataset != "arithmetic"))
+        self.grader = Grader(cfg.grading.grader_config(cfg.data.dataset))
         self.prm = build_prm(cfg.reward, info.device, self.tokenizer)
         self.orm = build_orm(cfg.reward, info.device, self.tokenizer)
         p = cfg.ppo

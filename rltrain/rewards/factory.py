@@ -1,6 +1,7 @@
 """Build the configured PRM / ORM scorers, importing learned ones lazily.
 
-`reward.prm = "none" | "rule" | <path or Hub id>` and `reward.orm = "none" | <path>`. Learned
+`reward.prm = "none" | "rule" | <path or Hub id>` and `reward.orm = "none" | <path or Hub id>`; a Hub id is
+downloaded (Hugging Face cache) only with `reward.allow_download`. Learned
 scorers live in `rltrain.rewards.<reward.scorer_module>` (default `scorers`)
 which must offer `load_prm(path, policy_tokenizer=..., device=...)` / `load_orm(...)`
 returning objects that satisfy `rltrain.rewards.base` (`score_steps -> [B, K]`, `score -> [B]`).
@@ -11,6 +12,7 @@ import importlib
 
 import torch
 
+from rltrain.config.environment import looks_local
 from rltrain.config.schema import RewardConfig
 
 
@@ -18,8 +20,12 @@ class ScorerUnavailable(RuntimeError):
     pass
 
 
-def _load_learned(module_name: str, path: str, kind: str, device: torch.device, tokenizer):
+def _load_learned(module_name: str, path: str, kind: str, device: torch.device, tokenizer, allow_download: bool):
     full = f"rltrain.rewards.{module_name}"
+    if allow_download and not looks_local(path):  # a Hub id: the loader gets the downloaded folder
+        from rltrain.rewards.value_head import resolve_model_path
+
+        path = str(resolve_model_path(path, allow_download=True))
     try:
         module = importlib.import_module(full)
     except ImportError as exc:
@@ -43,7 +49,7 @@ def build_prm(cfg: RewardConfig, device: torch.device, tokenizer=None):
         from rltrain.rewards.step_checker import ArithmeticStepChecker
 
         return ArithmeticStepChecker()
-    scorer = _load_learned(cfg.scorer_module, cfg.prm, "prm", device, tokenizer)
+    scorer = _load_learned(cfg.scorer_module, cfg.prm, "prm", device, tokenizer, cfg.allow_download)
     if not isinstance(scorer, ProcessRewardModel):
         raise ScorerUnavailable(f"rltrain.rewards.{cfg.scorer_module}.load_prm returned no ProcessRewardModel")
     return scorer
@@ -54,7 +60,7 @@ def build_orm(cfg: RewardConfig, device: torch.device, tokenizer=None):
 
     if cfg.orm == "none":
         return None
-    scorer = _load_learned(cfg.scorer_module, cfg.orm, "orm", device, tokenizer)
+    scorer = _load_learned(cfg.scorer_module, cfg.orm, "orm", device, tokenizer, cfg.allow_download)
     if not isinstance(scorer, OutcomeRewardModel):
         raise ScorerUnavailable(f"rltrain.rewards.{cfg.scorer_module}.load_orm returned no OutcomeRewardModel")
     return scorer

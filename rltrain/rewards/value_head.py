@@ -35,8 +35,9 @@ def resolve_model_path(path: str | Path, *, allow_download: bool = False) -> Pat
     if p.is_dir():
         return p
     if not allow_download:
-        raise FileNotFoundError(f"model folder not found: {p} (pass allow_download=True / --allow-download "
-                                "to fetch a Hugging Face Hub id)")
+        raise FileNotFoundError(f"model folder not found: {p} (to fetch a Hugging Face Hub id, allow downloads: "
+                                "allow_download=True; the trainer's model.allow_download / reward.allow_download=true; "
+                                "python -m rltrain.rm_train --allow-download)")
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(str(path)))

@@ -1,11 +1,27 @@
 """Rollout engines: the interface (`types.py`), the built-in transformers engine, the vLLM engine
 (`vllm_engine.py`, vLLM imported only when an engine is built) and the trainer -> engine weight
-sync (`weight_sync.py`)."""
-from rltrain.rollout.hf_engine import HFRolloutEngine
-from rltrain.rollout.types import FINISH_REASONS, RolloutEngine, RolloutOutput, SamplingParams
-from rltrain.rollout.vllm_config import VLLMEngineConfig
-from rltrain.rollout.vllm_engine import VLLMEngine, vllm_available
-from rltrain.rollout.weight_sync import SyncStats, sync_weights
+sync (`weight_sync.py`).
 
-__all__ = ["FINISH_REASONS", "HFRolloutEngine", "RolloutEngine", "RolloutOutput", "SamplingParams",
-           "SyncStats", "VLLMEngine", "VLLMEngineConfig", "sync_weights", "vllm_available"]
+Names are imported on first use, so that `rltrain.rollout.vllm_config` (which the trainer's
+config embeds) loads without torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "HFRolloutEngine": "hf_engine",
+    "FINISH_REASONS": "types", "RolloutEngine": "types", "RolloutOutput": "types", "SamplingParams": "types",
+    "VLLMEngineConfig": "vllm_config",
+    "VLLMEngine": "vllm_engine", "vllm_available": "vllm_engine",
+    "SyncStats": "weight_sync", "sync_weights": "weight_sync",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

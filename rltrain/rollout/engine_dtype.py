@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rltrain.config.schema import Config, ModelConfig
-
-FOLLOW_TRAINER = "trainer"
+from rltrain.rollout.vllm_config import FOLLOW_TRAINER
 
 
 @dataclass(frozen=True)

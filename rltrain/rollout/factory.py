@@ -16,16 +16,10 @@ from rltrain.rollout.types import RolloutEngine
 
 
 def vllm_engine_config(cfg: Config, device_type: str):
-    """(VLLMEngineConfig, EngineDtype) for rollout.engine=vllm on a `device_type` trainer (no vLLM import)."""
-    from rltrain.rollout.vllm_config import VLLMEngineConfig
-
+    """(VLLMEngineConfig, EngineDtype) for rollout.engine=vllm on a `device_type` trainer (no vLLM import):
+    `rollout.vllm` with its dtype resolved."""
     choice = engine_dtype(cfg, device_type)
-    opts = cfg.rollout.vllm
-    engine_cfg = VLLMEngineConfig(gpu_memory_utilization=cfg.rollout.gpu_memory_utilization,
-                                  max_model_len=opts.max_model_len, enforce_eager=opts.enforce_eager,
-                                  dtype=choice.engine, tensor_parallel_size=opts.tensor_parallel_size,
-                                  enable_sleep_mode=opts.enable_sleep_mode, seed=cfg.run.seed)
-    return engine_cfg, choice
+    return cfg.rollout.vllm.model_copy(update={"dtype": choice.engine}), choice
 
 
 def build_engine(cfg: Config, rollout_lm, tokenizer, model_dir: str | Path | None = None, *,

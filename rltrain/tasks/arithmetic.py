@@ -14,26 +14,29 @@ import random
 import re
 from dataclasses import dataclass
 
+from pydantic import Field, model_validator
+
+from rltrain.config_base import StrictModel, require
+
 OPS = {"+": ("add", lambda x, y: x + y), "-": ("subtract", lambda x, y: x - y), "*": ("multiply by", lambda x, y: x * y)}
 STEP_DELIMITER = "\n\n"
 _EQUATION = re.compile(r"^\s*(-?\d+)\s*([+\-*])\s*(-?\d+)\s*=\s*(-?\d+)\s*$")
 
 
-@dataclass(frozen=True)
-class ArithmeticConfig:
+class ArithmeticConfig(StrictModel):
     """min_ops..max_ops operations on numbers in [1, max_operand]; multiplication operands
-    are capped at max_factor so that results stay small."""
+    are in [2, max_factor] so that results stay small."""
 
-    min_ops: int = 2
-    max_ops: int = 3
-    max_operand: int = 9
-    max_factor: int = 3
+    min_ops: int = Field(2, ge=1, description="fewest operations (= solution steps) per problem")
+    max_ops: int = Field(3, ge=1, description="most operations per problem (>= min_ops)")
+    max_operand: int = Field(9, ge=1, description="largest start value and add / subtract operand")
+    max_factor: int = Field(3, ge=2, description="largest multiplication operand (operands are 2..max_factor)")
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.min_ops <= self.max_ops:
-            raise ValueError(f"ArithmeticConfig: need 1 <= min_ops <= max_ops, got {self.min_ops}, {self.max_ops}")
-        if self.max_operand < 1 or self.max_factor < 1:
-            raise ValueError("ArithmeticConfig: max_operand and max_factor must be >= 1")
+    @model_validator(mode="after")
+    def _ops_range(self) -> "ArithmeticConfig":
+        require(self.min_ops <= self.max_ops, "min_ops",
+                f"need min_ops <= max_ops, got min_ops={self.min_ops}, max_ops={self.max_ops}")
+        return self
 
 
 @dataclass(frozen=True)

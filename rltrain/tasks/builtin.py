@@ -10,7 +10,6 @@ Everything is built at start from code (no download, nothing cached outside the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -19,6 +18,7 @@ from rltrain.data.prompts import PromptConfig, format_prompt
 from rltrain.data.records import MathProblem
 from rltrain.models.tiny import TinyModelConfig, build_tiny_model, build_tiny_tokenizer
 from rltrain.tasks.arithmetic import ArithmeticConfig, ArithmeticProblem, make_problems
+from rltrain.tasks.warmup_config import WarmupConfig
 
 # A short instruction keeps prompts (and so every forward pass) small on a CPU.
 BUILTIN_PROMPT = PromptConfig(instruction="Solve step by step.")
@@ -43,17 +43,6 @@ def build_task_model(tokenizer, config: TinyModelConfig, seed: int):
                             pad_token_id=tokenizer.pad_token_id)
 
 
-@dataclass(frozen=True)
-class WarmupConfig:
-    """steps of AdamW at lr with batch_size reference solutions per step; problems drawn with
-    seed from the task's generator (a stream disjoint from the RL prompts by seed)."""
-
-    steps: int = 150
-    lr: float = 3e-3
-    batch_size: int = 32
-    seed: int = 7
-
-
 def sft_batch(tokenizer, problems: Sequence[ArithmeticProblem]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(input_ids [B, T], attention_mask [B, T], labels [B, T] with -100 on prompt and padding)."""
     rows, labels = [], []
@@ -73,14 +62,15 @@ def sft_batch(tokenizer, problems: Sequence[ArithmeticProblem]) -> tuple[torch.T
     return ids, att, lab
 
 
-def supervised_warmup(model, tokenizer, task: ArithmeticConfig, config: WarmupConfig,
+def supervised_warmup(model, tokenizer, task: ArithmeticConfig, config: WarmupConfig, *, seed: int,
                       rewrite: Callable[[ArithmeticProblem], ArithmeticProblem] | None = None) -> list[float]:
     """Teacher-force reference solutions; returns the loss per step. Deterministic given seeds.
-    `rewrite` (optional) maps each generated problem to the one trained on (e.g. a solution
-    variant); the problem stream itself does not change."""
+    seed: of the problem stream (the trainer uses run.seed + 7, a stream disjoint from the RL
+    prompts); `rewrite` (optional) maps each generated problem to the one trained on (e.g. a
+    solution variant); the problem stream itself does not change."""
     import random
 
-    rng = random.Random(config.seed)
+    rng = random.Random(seed)
     from rltrain.tasks.arithmetic import make_problem
 
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)

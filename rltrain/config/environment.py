@@ -1,0 +1,102 @@
+"""`check_environment`: what the config names exists on this machine, checked before torch or any
+model loads (importable modules, local paths, the world size).
+
+A model source (`model.policy`, `model.critic_init`, `reward.prm`, `reward.orm`) is a local
+folder or a Hugging Face Hub id (`org/name`). A Hub id is fetched only when its section opts in
+(`model.allow_download`, `reward.allow_download`); a value that looks like a local path (starts
+with /, ./, ../ or ~, or its first component exists here) must exist; `~` is expanded when
+the config is read. `data.source` is a local
+file / folder, or `hub:<repo>` (an explicit opt-in, which needs the `datasets` package).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from pathlib import Path
+
+from rltrain.config.errors import ConfigError
+from rltrain.config.schema import Config
+
+HUB_PREFIX = "hub:"  # rltrain.data.loaders.HUB_PREFIX (that module is not imported here)
+BUILTIN_SCORERS = "scorers"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_LOCAL_PREFIXES = ("/", "./", "../", "~")
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _fail(key: str, value: str, message: str) -> None:
+    raise ConfigError(f"config key `{key}` = {value!r}: {message}")
+
+
+def looks_local(value: str) -> bool:
+    """A path rather than a Hub id: an explicit local prefix, not of the form org/name, or a first
+    component that exists here."""
+    return value.startswith(_LOCAL_PREFIXES) or not _HUB_ID.match(value) or Path(value.split("/")[0]).exists()
+
+
+def check_model_source(key: str, value: str, allow_download: bool, opt_in_key: str) -> None:
+    """An existing local path, or a Hub id that `opt_in_key` allows to download."""
+    if Path(value).exists():
+        return
+    if looks_local(value):
+        _fail(key, value, "no such file or directory")
+    if not allow_download:
+        _fail(key, value, f"not a local path; to fetch this Hugging Face Hub id set {opt_in_key}=true")
+
+
+def _check_data_source(cfg: Config) -> None:
+    d = cfg.data
+    if d.dataset == "arithmetic" or d.source is None:
+        return
+    if d.source.startswith(HUB_PREFIX):
+        if not _has_module("datasets"):
+            _fail("data.source", d.source, "a Hub dataset needs the `datasets` package (pip install datasets)")
+        return
+    source = Path(d.source)
+    if not source.exists():
+        _fail("data.source", d.source, "no such file or directory")
+    if source.is_dir():
+        for key, split in (("data.split", d.split), ("data.eval_split", d.eval_split)):
+            if not (source / f"{split}.jsonl").is_file():
+                _fail(key, split, f"{source / (split + '.jsonl')} does not exist (data.source is a folder)")
+
+
+def _check_models(cfg: Config) -> None:
+    m, rw = cfg.model, cfg.reward
+    if m.policy != "builtin":
+        check_model_source("model.policy", m.policy, m.allow_download, "model.allow_download")
+    if m.critic_init != "actor":
+        check_model_source("model.critic_init", m.critic_init, m.allow_download, "model.allow_download")
+    learned = [(k, v) for k, v in (("reward.prm", rw.prm), ("reward.orm", rw.orm)) if v not in ("none", "rule")]
+    for key, value in learned:
+        if not _has_module(f"rltrain.rewards.{rw.scorer_module}"):
+            raise ConfigError(f"config key `{key}`: a learned scorer needs rltrain.rewards.{rw.scorer_module} "
+                              "(reward.scorer_module), which is not installed")
+        if rw.scorer_module == BUILTIN_SCORERS:
+            check_model_source(key, value, rw.allow_download, "reward.allow_download")
+        elif value.startswith(_LOCAL_PREFIXES) and not Path(value).exists():
+            _fail(key, value, "no such file or directory")
+
+
+def _check_world_size(cfg: Config, world: int) -> None:
+    if cfg.rollout.prompts % world:
+        raise ConfigError(f"config key `rollout.prompts`: {cfg.rollout.prompts} is not divisible by the world "
+                          f"size {world}")
+
+
+def check_environment(cfg: Config, world_size: int | None = None) -> None:
+    """Raise ConfigError naming the key if something the config needs is missing here (no torch import).
+    world_size: processes of the run (None: $WORLD_SIZE, which torchrun sets, else 1)."""
+    _check_models(cfg)
+    _check_data_source(cfg)
+    _check_world_size(cfg, world_size if world_size is not None else int(os.environ.get("WORLD_SIZE") or 1))
+    if cfg.rollout.engine == "vllm" and not (_has_module("vllm") and _has_module("rltrain.rollout.vllm_engine")):
+        raise ConfigError("config key `rollout.engine`: vllm needs the `vllm` package and "
+                          "rltrain.rollout.vllm_engine; use rollout.engine=builtin")
