@@ -24,7 +24,7 @@ from rltrain.data.prompts import format_prompt, tokenize_prompts
 from rltrain.data.records import MathProblem
 from rltrain.data.separators import separator_token_ids
 from rltrain.distributed.setup import DistInfo, all_reduce_sum
-from rltrain.grading import Grader, GraderConfig
+from rltrain.grading import Grader
 from rltrain.grading.responses import grade_responses, number_fallback_for
 from rltrain.metrics.sampler_gap import SamplerGapWarning, default_threshold, likely_causes
 from rltrain.models.build import build_models
