@@ -306,3 +306,14 @@ def test_report_writes_an_error_file_torchrun_reads(tmp_path, capsys):
     assert "traceback : rltrain: config key `x`: bad" in summary
     assert report_config_error("config key `x`: bad", {"LOCAL_RANK": "0"}) == 2
     assert capsys.readouterr().err == "rltrain: config key `x`: bad\n"
+
+
+def test_shaping_choices_come_from_the_kernels_registry():
+    import typing
+
+    from kernels.shaping import SHAPING_MODES
+    from rltrain.config.schema import RewardConfig
+
+    assert typing.get_args(RewardConfig.model_fields["shaping"].annotation) == tuple(SHAPING_MODES)
+    for mode in SHAPING_MODES:
+        assert load_config(None, [f"reward.shaping={mode}"]).reward.shaping == mode

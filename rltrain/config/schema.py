@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from kernels.shaping import SHAPING_MODES
 from rltrain.config_base import FiniteFloat, StrictModel, require
 from rltrain.grading.config import GradingConfig
 from rltrain.models.tiny_config import TinyModelConfig
@@ -112,7 +113,7 @@ class RewardConfig(StrictModel):
     allow_download: bool = Field(False, description="fetch Hub ids in reward.prm / reward.orm")
     scorer_module: str = Field("scorers", pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$",
                                description="module in rltrain.rewards with load_prm / load_orm")
-    shaping: Literal["none", "clip", "delta", "clip_delta"] = Field(
+    shaping: Literal[SHAPING_MODES] = Field(  # type: ignore[valid-type]
         "clip_delta", description="PRM shaping (DESIGN.md): clip = min(s - eta, 0); delta = differences")
     eta: FiniteFloat = Field(0.0, description="Clip threshold, in PRM score units")
     prm_coef: FiniteFloat = Field(1.0, ge=0, description="weight of the shaped step rewards")
