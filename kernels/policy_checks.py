@@ -2,6 +2,7 @@
 kernels/linear_policy_loss.py)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -16,7 +17,8 @@ from kernels.policy_terms import PPOOptions
 class TokenInputs:
     """Validated per-token inputs flattened to N rows: targets [N] int64 (0 at masked
     rows and where out of range), old_logprobs / advantages / ref_logprobs [N] float32,
-    valid [N] bool, normalizer 0-d float32 (> 0 unless passed in as a tensor),
+    valid [N] bool, normalizer 0-d float32 (> 0; a tensor passed in is checked by
+    `check_policy_results`),
     bad_targets [N] bool (valid rows whose target was outside [0, V); see
     `check_policy_results`)."""
 
@@ -89,11 +91,17 @@ def check_policy_token_inputs(op: str, lead: torch.Size, vocab: int, device: tor
 def check_policy_results(op: str, inputs: TokenInputs, vocab: int, logprobs: torch.Tensor,
                          logits_name: str) -> None:
     """Raise ValueError for the bad inputs the computation reveals (one host sync):
-    targets outside [0, vocab), then valid rows whose target log-prob logprobs [N] is not
-    finite: a -inf target logit, an all -inf row, or a +inf / NaN logit (after dividing
-    by the temperature). -inf at other entries is a masked vocabulary, which is fine."""
-    bad_targets, bad_rows = torch.stack([inputs.bad_targets.sum(),
-                                         (inputs.valid & ~torch.isfinite(logprobs)).sum()]).tolist()
+    a tensor `normalizer` that is not a finite number > 0 (it would flip the loss's sign or
+    blow it up; a Python number was checked before the computation), targets outside
+    [0, vocab), then valid rows whose target log-prob logprobs [N] is not finite: a -inf
+    target logit, an all -inf row, or a +inf / NaN logit (after dividing by the
+    temperature). -inf at other entries is a masked vocabulary, which is fine."""
+    normalizer, bad_targets, bad_rows = torch.stack([
+        inputs.normalizer.double(), inputs.bad_targets.sum().double(),
+        (inputs.valid & ~torch.isfinite(logprobs)).sum().double()]).tolist()
+    bad_targets, bad_rows = int(bad_targets), int(bad_rows)  # counts below 2**53: exact in float64
+    if not (math.isfinite(normalizer) and normalizer > 0):
+        raise ValueError(f"{op}: `normalizer` must be a finite number > 0, got {normalizer} (a tensor)")
     if bad_targets:
         raise ValueError(f"{op}: `targets` must lie in [0, {vocab}) at valid (mask != 0) positions")
     if bad_rows:

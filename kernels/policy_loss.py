@@ -81,8 +81,10 @@ def ppo_policy_loss(
     ValueError (an all -inf row is such a case); masked tokens' logits may hold anything.
     targets [...] int, the sampled token ids (only read where mask != 0); old_logprobs,
     advantages, ref_logprobs [...] float; mask [...] (nonzero = valid). normalizer: number
-    or 1-element tensor (default: the number of valid tokens, 1 if there are none), e.g.
-    the global token count when accumulating gradients over micro-batches.
+    or 1-element tensor, finite and > 0, else ValueError (default: the number of valid
+    tokens, 1 if there are none), e.g. the global token count when accumulating gradients
+    over micro-batches; a tensor is checked in the one host sync the call makes anyway,
+    after the computation, so a bad one raises before any loss is returned.
     inplace_backward=True writes d logits into the logits buffer (saves one [..., V]
     tensor; logits must not be used after the backward).
     Returns PolicyLoss(loss 0-d, logprobs / entropy / clipped [...]).

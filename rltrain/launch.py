@@ -4,7 +4,8 @@
 
 Takes torchrun's arguments. When the script is rltrain/main.py (or `-m rltrain.main`), the
 config is loaded and checked here first (with the world size torchrun will use, when it is
-fixed): a bad config prints one line, `rltrain: config key ...`, and exits with status 2, with
+fixed), and so are the data files it names (every line): a bad config or data file prints one
+line, `rltrain: config key ...` / `rltrain: <file>:<line>: ...`, and exits with status 2, with
 no workers started and nothing after it. Otherwise this is `torchrun` itself. Plain `torchrun`
 works too; a config error then also shows up in torchrun's failure summary, and torchrun exits
 with status 1 (docs/trainer.md "Config errors under torchrun").
@@ -39,11 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     if _is_trainer(args):
         from rltrain.config import ConfigError
         from rltrain.config.report import EXIT_STATUS, config_error_line
+        from rltrain.errors import UserError
         from rltrain.main import checked_config, parse_args
 
         try:
-            checked_config(parse_args(args.training_script_args), _world_size(args))
-        except ConfigError as exc:
+            cfg = checked_config(parse_args(args.training_script_args), _world_size(args))
+            if cfg.data.dataset != "arithmetic":  # the built-in task's problems are generated, never bad
+                from rltrain.ppo.prompts import load_problems
+
+                load_problems(cfg)
+        except (ConfigError, UserError) as exc:
             print(config_error_line(str(exc)), file=sys.stderr, flush=True)
             return EXIT_STATUS
     torchrun.main(argv)

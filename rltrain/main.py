@@ -26,14 +26,15 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(_HERE).parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "builtin.yaml"
-FRESH_RUN_ARTIFACTS = ("metrics.jsonl", "checkpoints", "init_model", "init_model.tmp", "hf_actor", "tensorboard",
-                       "summary.json")
+FRESH_RUN_ARTIFACTS = ("metrics.jsonl", "metrics.jsonl.tmp", "checkpoints", "init_model", "init_model.tmp",
+                       "hf_actor", "hf_actor.tmp", "tensorboard", "summary.json", "summary.json.tmp")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from rltrain.config.reference import text_reference
+    from rltrain.errors import ArgumentParser
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description="PPO with success + PRM/ORM rewards (Clip / Delta)",
         epilog="config keys (key = default  [type (constraint)]; defaults before --config, which is "
                f"{DEFAULT_CONFIG.name} unless given; also docs/trainer.md):\n" + text_reference(),
@@ -54,8 +55,26 @@ def checked_config(args: argparse.Namespace, world_size: int | None = None) -> "
     return cfg
 
 
+def _local_main() -> bool:
+    return os.environ.get("LOCAL_RANK", "0") == "0"
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = checked_config(parse_args(argv))
+    run_dir = Path(cfg.run.out_dir)
+    if cfg.run.resume:
+        from rltrain.run_files import finished_run
+
+        done = finished_run(run_dir, cfg.run.iterations, cfg.run.export_hf)
+        if done is not None:  # a finished run: say so and write nothing
+            if _local_main():
+                print(f"[rltrain] run.resume: {run_dir} already finished at iteration {done} (run.iterations="
+                      f"{cfg.run.iterations}): its final evaluation, checkpoint, export and summary.json are written; "
+                      "nothing to do (raise run.iterations to train on)", flush=True)
+            return 0
+    from rltrain.ppo.prompts import load_problems
+
+    problems = load_problems(cfg)  # a bad data file fails here, in one line, before any model loads
 
     import random
 
@@ -64,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch.distributed as dist
     import yaml
 
-    from rltrain.checkpoint import export_hf, list_checkpoints, load_checkpoint, save_checkpoint
+    from rltrain.checkpoint import export_hf, list_checkpoints, load_latest_checkpoint, save_checkpoint
     from rltrain.config import config_to_dict
     from rltrain.distributed.setup import all_reduce_max, init_distributed, shutdown_distributed
     from rltrain.metrics.logger import MetricsLogger
@@ -79,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(cfg.run.seed + info.rank)
     random.seed(cfg.run.seed + info.rank)
     np.random.seed(cfg.run.seed + info.rank)
-    run_dir = Path(cfg.run.out_dir)
     resuming = cfg.run.resume and bool(list_checkpoints(run_dir))
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -99,11 +117,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     start = time.perf_counter()
-    trainer = PPOTrainer(cfg, info, run_dir)
+    trainer = PPOTrainer(cfg, info, run_dir, problems=problems)
     stop["training"] = True  # from here on SIGTERM means: finish the iteration, save, exit 0
     logger = MetricsLogger(run_dir, info.is_main, cfg.run.tensorboard)
+    say = (lambda line: print(f"[rltrain] {line}", flush=True)) if info.is_main else None
+    resumed_at = None
     if resuming:
-        load_checkpoint(trainer, list_checkpoints(run_dir)[-1])
+        load_latest_checkpoint(trainer, run_dir, say)  # the newest intact one; damaged ones are named
+        resumed_at = trainer.iteration
         logger.truncate_after(trainer.iteration)
         initial = None
     else:
@@ -148,24 +169,46 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
 
     if not interrupted:
-        final = trainer.evaluate()
-        logger.log(trainer.iteration, final, kind="eval")
-        if not (cfg.run.save_every and trainer.iteration % cfg.run.save_every == 0):
+        # Resumed from the final checkpoint (the export or summary was interrupted): its evaluation is
+        # in metrics.jsonl and its checkpoint is the one loaded; only what is missing is written.
+        final = _logged_eval(run_dir, trainer.iteration) if resumed_at == trainer.iteration else None
+        if final is None:
+            final = trainer.evaluate()
+            logger.log(trainer.iteration, final, kind="eval")
+        elif say is not None:
+            say(f"run.resume: iteration {trainer.iteration} and its final evaluation are done; writing what the "
+                "interrupted run left: " + ("the Hugging Face export and " if cfg.run.export_hf else "") +
+                "summary.json")
+        saved = resumed_at == trainer.iteration or (cfg.run.save_every and trainer.iteration % cfg.run.save_every == 0)
+        if not saved:
             save_checkpoint(trainer, run_dir, cfg.run.keep_last)
         if cfg.run.export_hf:
             export_hf(trainer, run_dir / "hf_actor")
         if info.is_main:
-            _print_summary(run_dir, initial, final, time.perf_counter() - start)
+            _print_summary(run_dir, trainer.iteration, initial, final, time.perf_counter() - start,
+                           trainer.signal_warning)
     trainer.close()
     logger.close()
     shutdown_distributed()
     return 0
 
 
-def _print_summary(run_dir: Path, initial: dict | None, final: dict, seconds: float) -> None:
+def _logged_eval(run_dir: Path, iteration: int) -> dict | None:
+    """The held-out evaluation metrics.jsonl holds for `iteration`, None when there is none."""
+    from rltrain.metrics.records import read_metrics
+
+    if not (run_dir / "metrics.jsonl").is_file():
+        return None
+    rows = [r for r in read_metrics(run_dir, "eval") if r.iteration == iteration]
+    return dict(rows[-1].values) if rows else None
+
+
+def _print_summary(run_dir: Path, iteration: int, initial: dict | None, final: dict, seconds: float,
+                   no_signal) -> None:
     import json
 
     from rltrain.metrics.records import read_metrics
+    from rltrain.run_files import SUMMARY, write_text_atomic
 
     rates = [r["success_rate"] for r in read_metrics(run_dir, "train")]
     if initial is None:  # a resumed run: the first run's initial evaluation is in metrics.jsonl
@@ -173,21 +216,40 @@ def _print_summary(run_dir: Path, initial: dict | None, final: dict, seconds: fl
     k = max(1, len(rates) // 5)
     first = sum(rates[:k]) / k if rates else float("nan")
     last = sum(rates[-k:]) / k if rates else float("nan")
-    summary = {"seconds": seconds, "initial": initial, "final": final,
-               "train_success_first": first, "train_success_last": last}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary = {"iteration": iteration, "seconds": seconds, "initial": initial, "final": final,
+               "train_success_first": first, "train_success_last": last,
+               "iterations_without_signal": no_signal.count}
+    write_text_atomic(run_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")  # last: the run is complete
     init = initial or {"greedy_success": float("nan"), "sampling_success": float("nan")}
     print(f"[rltrain] done in {seconds:.0f}s -> {run_dir}\n"
           f"  held-out greedy success   {init['greedy_success']:.3f} -> {final['greedy_success']:.3f}\n"
           f"  held-out sampling success {init['sampling_success']:.3f} -> {final['sampling_success']:.3f}\n"
           f"  train-batch success (first / last {k} iterations) {first:.3f} -> {last:.3f}", flush=True)
+    if no_signal.count:
+        print(f"[rltrain] warning: {no_signal.count} of the {no_signal.seen} iterations this process ran carried no "
+              "learning signal (every response got the same reward; see the warning above)", flush=True)
+
+
+def _report(message: str) -> int:
+    """One line (local rank 0), the torchelastic error file, exit status 2 (rltrain.config.report)."""
+    from rltrain.config.report import report_config_error
+
+    if "torch" in sys.modules:
+        from rltrain.distributed.setup import shutdown_distributed
+
+        shutdown_distributed()
+    return report_config_error(message)
 
 
 if __name__ == "__main__":
     from rltrain.config import ConfigError
-    from rltrain.config.report import report_config_error
+    from rltrain.errors import WRITE_ERRNOS, UserError
 
     try:
         sys.exit(main())
-    except ConfigError as exc:  # a bad config: one clear line, no traceback, exit status 2
-        sys.exit(report_config_error(str(exc)))
+    except (ConfigError, UserError) as exc:  # a bad config, data file or path, a full disk: one line, status 2
+        sys.exit(_report(str(exc)))
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        sys.exit(_report(f"cannot write {exc.filename or 'a file'}: {os.strerror(exc.errno).lower()}"))

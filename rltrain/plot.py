@@ -2,13 +2,15 @@
 
 One panel per metric (success rate, PRM returns, KL, entropy, losses, lengths, repeated-step
 fraction, phase times); held-out greedy / sampling success are drawn on the success panel.
+A missing or malformed metrics.jsonl (file:line) or an --out that cannot be written is one line
+on stderr, exit status 2.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from rltrain.errors import ArgumentParser, UserError, output_dir_problem, run_cli
 from rltrain.metrics.records import read_metrics
 
 PANELS = (
@@ -61,16 +63,21 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rltrain.plot", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m rltrain.plot", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="PNG path (default: RUN_DIR/curves.png)")
     args = parser.parse_args(argv)
-    try:
+
+    def plot() -> int:
+        if args.out is not None:
+            problem = output_dir_problem(args.out.parent)
+            if problem:
+                raise UserError(f"--out {args.out}: its folder {args.out.parent}: {problem}")
+            args.out.parent.mkdir(parents=True, exist_ok=True)
         print(plot_run(args.run_dir, args.out))
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_cli(plot, args.out, catch=(FileNotFoundError, ValueError))  # no metrics.jsonl, a bad line
 
 
 if __name__ == "__main__":

@@ -24,13 +24,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from rltrain.errors import ArgumentParser, check_output_dir, run_cli
+
 KINDS = ("orm", "prm")
 PRM_HEADS = ("value", "step-tag")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rltrain.rm_train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m rltrain.rm_train", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kind", choices=KINDS, required=True)
     p.add_argument("--model", required=True, help="initial model folder (a causal LM, or a value-head checkpoint)")
     p.add_argument("--out", required=True, help="checkpoint folder to write")
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--neutral", type=float, default=1.0, help="PRM800K: label of a rating-0 step")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--max-prompt-tokens", type=int, default=2048,
+                   help="longest prompt, in tokens; longer ones keep their end (default: 2048)")
     p.add_argument("--token-budget", type=int, default=16384, help="padded tokens per generation batch")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=1e-5)
@@ -68,6 +72,17 @@ def _spec(value: str, allowed: Sequence[str], flag: str) -> tuple[str, str]:
     if not sep or name not in allowed or not path:
         raise ValueError(f"{flag} must be NAME=PATH with NAME in {tuple(allowed)}, got {value!r}")
     return name, path
+
+
+def _bounded_prompts(tok, texts: Sequence[str], where: Sequence[str], max_tokens: int) -> list[str]:
+    """The prompt texts, each cut to its last `max_tokens` tokens (decoded back); a note per cut on stderr."""
+    from rltrain.data.prompts import bound_prompts
+
+    kept, ids, cuts = bound_prompts(tok, texts, max_tokens)
+    for cut in cuts:
+        kept[cut.index] = tok.decode(ids[cut.index])
+        print(f"note: {cut.describe(where[cut.index], f'--max-prompt-tokens {max_tokens}')}", file=sys.stderr)
+    return kept
 
 
 def _dataset_name(args) -> str:
@@ -101,7 +116,8 @@ def _rollout_examples(args, problems, grader, bar):
     engine = HFRolloutEngine.from_tokenizer(policy, tok, token_budget=args.token_budget)
     params = SamplingParams(n=args.n_samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                             seed=args.seed)
-    prompts = [format_prompt(tok, q) for q, _ in problems]
+    prompts = _bounded_prompts(tok, [format_prompt(tok, q) for q, _ in problems],
+                               [f"problem {i}" for i in range(len(problems))], args.max_prompt_tokens)
     bar.set_description("sampling")
     samples = sample_solutions(prompts, [g for _, g in problems], engine, tok, params)
     bar.update(1)
@@ -160,6 +176,9 @@ def run(args) -> dict:
             examples = load_step_labelled(fmt, path, limit=args.limit, neutral=args.neutral)
             if tag_id is None:  # a value-head PRM scores the policy's prompts: use the chat template
                 examples = [StepExample(format_prompt(tok, e.prompt), e.steps, e.labels, e.source) for e in examples]
+            bounded = _bounded_prompts(tok, [e.prompt for e in examples], [e.source for e in examples],
+                                       args.max_prompt_tokens)
+            examples = [StepExample(p, e.steps, e.labels, e.source) for p, e in zip(bounded, examples)]
         else:
             examples = _rollout_examples(args, _problems(args), grader, bar)
         bar.update(bar.total - bar.n)
@@ -198,13 +217,14 @@ def run(args) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+
+    def train() -> int:
+        check_output_dir(args.out, "--out")
         summary = run(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
-    return 0
+        print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+        return 0
+
+    return run_cli(train, args.out, catch=(ValueError, FileNotFoundError))  # a bad argument, path, data line
 
 
 if __name__ == "__main__":

@@ -92,3 +92,38 @@ def test_world_size_must_divide_the_prompts():
     check_environment(load_config(None, ["rollout.prompts=4"]), world_size=2)
     with pytest.raises(ConfigError, match="config key `rollout.prompts`: 4 is not divisible by the world size 3"):
         check_environment(load_config(None, ["rollout.prompts=4"]), world_size=3)
+
+
+def test_math500_folder_without_the_default_train_split_names_the_key(policy, tmp_path):
+    folder = tmp_path / "math500"
+    folder.mkdir()
+    (folder / "test.jsonl").write_text('{"problem": "1+1?", "answer": "2"}\n')
+    with pytest.raises(ConfigError, match=rf"config key `data.split` = 'train': {folder}/train.jsonl does not exist "
+                                          r"\(data.source is a folder; it holds test.jsonl\)"):
+        check("data.dataset=math500", "warmup.steps=0", f"model.policy={policy}", f"data.source={folder}")
+    check("data.dataset=math500", "warmup.steps=0", f"model.policy={policy}", f"data.source={folder}",
+          "data.split=test")
+
+
+def test_empty_data_files_are_refused_naming_the_key(data, policy):
+    (data / "test.jsonl").write_text("\n  \n")
+    with pytest.raises(ConfigError, match=r"config key `data.eval_split` = 'test': .*test.jsonl is empty: "
+                                          "no problems to evaluate on"):
+        check(*REAL, f"model.policy={policy}", f"data.source={data}")
+    (data / "train.jsonl").write_text("")
+    with pytest.raises(ConfigError, match=r"config key `data.source` = '.*train.jsonl': the file is empty"):
+        check(*REAL, f"model.policy={policy}", f"data.source={data / 'train.jsonl'}")
+
+
+def test_out_dir_that_cannot_be_written_names_the_key(tmp_path, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ConfigError, match=rf"config key `run.out_dir` = '{afile}/run': cannot make it: {afile} is "
+                                          "a file, not a folder"):
+        check(f"run.out_dir={afile}/run")
+    with pytest.raises(ConfigError, match=rf"config key `run.out_dir` = '{afile}': exists and is not a folder"):
+        check(f"run.out_dir={afile}")
+    monkeypatch.setattr("os.access", lambda path, mode: False)  # root may write anywhere: stand in for chmod
+    with pytest.raises(ConfigError, match=rf"config key `run.out_dir` = '{tmp_path}/run': cannot make it: "
+                                          rf"{tmp_path} is not writable"):
+        check(f"run.out_dir={tmp_path}/run")

@@ -87,3 +87,25 @@ def test_hub_source_without_datasets_package_is_a_clear_error():
         pytest.skip("`datasets` is installed; this test checks the error without it (no network in tests)")
     with pytest.raises(ImportError, match="pip install datasets"):
         load_math_dataset("gsm8k", "hub:openai/gsm8k@main")
+
+
+def test_a_non_utf8_byte_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"question": "ok", "answer": "#### 1"}\n{"question": "caf\xe9?", "answer": "#### 2"}\n')
+    with pytest.raises(DatasetFormatError, match=rf"^{path}:2: not UTF-8 text \(byte 0xe9 at byte 18 of the line\)$"):
+        load_math_dataset("gsm8k", str(path))
+
+
+def test_a_source_without_problems_is_refused_naming_it(tmp_path):
+    from rltrain.errors import UserError
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(DatasetFormatError, match=rf"^{empty}: no problems to use: it holds no records$") as info:
+        load_math_dataset("gsm8k", str(empty))
+    assert isinstance(info.value, UserError)  # the CLIs print it as one line, exit status 2
+    unanswered = tmp_path / "unanswered.jsonl"
+    unanswered.write_text('{"problem": "p", "solution": "no box"}\n')
+    with pytest.raises(DatasetFormatError, match="every record lacks a usable final answer"):
+        load_math_dataset("math", str(unanswered))
+    assert load_math_dataset("math", str(unanswered), limit=0) == []

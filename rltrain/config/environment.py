@@ -6,7 +6,9 @@ folder or a Hugging Face Hub id (`org/name`). A Hub id is fetched only when its 
 (`model.allow_download`, `reward.allow_download`); a value that looks like a local path (starts
 with /, ./, ../ or ~, or its first component exists here) must exist; `~` is expanded when
 the config is read. `data.source` is a local
-file / folder, or `hub:<repo>` (an explicit opt-in, which needs the `datasets` package).
+file / folder, or `hub:<repo>` (an explicit opt-in, which needs the `datasets` package); each local
+data file the run reads (a folder's `<data.split>.jsonl` and `<data.eval_split>.jsonl`) must exist
+and hold something. `run.out_dir` must be a folder that can be written, or made.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from rltrain.config.errors import ConfigError
 from rltrain.config.schema import Config
+from rltrain.errors import output_dir_problem
 
 HUB_PREFIX = "hub:"  # rltrain.data.loaders.HUB_PREFIX (that module is not imported here)
 BUILTIN_SCORERS = "scorers"
@@ -62,10 +65,25 @@ def _check_data_source(cfg: Config) -> None:
     source = Path(d.source)
     if not source.exists():
         _fail("data.source", d.source, "no such file or directory")
-    if source.is_dir():
-        for key, split in (("data.split", d.split), ("data.eval_split", d.eval_split)):
-            if not (source / f"{split}.jsonl").is_file():
-                _fail(key, split, f"{source / (split + '.jsonl')} does not exist (data.source is a folder)")
+    if not source.is_dir():
+        if _is_blank(source):
+            _fail("data.source", d.source, "the file is empty: no problems to train or evaluate on")
+        return
+    present = sorted(p.name for p in source.glob("*.jsonl"))
+    for key, split in (("data.split", d.split), ("data.eval_split", d.eval_split)):
+        path = source / f"{split}.jsonl"
+        if not path.is_file():
+            _fail(key, split, f"{path} does not exist (data.source is a folder; it holds "
+                              f"{', '.join(present) if present else 'no .jsonl file'})")
+        if _is_blank(path):
+            _fail(key, split, f"{path} is empty: no problems to {'train' if key == 'data.split' else 'evaluate'} on")
+
+
+def _is_blank(path: Path, probe: int = 1 << 16) -> bool:
+    """The file holds nothing but white space (read up to `probe` bytes; a larger file counts as not blank)."""
+    with path.open("rb") as f:
+        head = f.read(probe)
+    return not head.strip() and len(head) < probe
 
 
 def _check_models(cfg: Config) -> None:
@@ -96,6 +114,9 @@ def check_environment(cfg: Config, world_size: int | None = None) -> None:
     world_size: processes of the run (None: $WORLD_SIZE, which torchrun sets, else 1)."""
     _check_models(cfg)
     _check_data_source(cfg)
+    problem = output_dir_problem(cfg.run.out_dir)
+    if problem:
+        _fail("run.out_dir", cfg.run.out_dir, problem)
     _check_world_size(cfg, world_size if world_size is not None else int(os.environ.get("WORLD_SIZE") or 1))
     if cfg.rollout.engine == "vllm" and not (_has_module("vllm") and _has_module("rltrain.rollout.vllm_engine")):
         raise ConfigError("config key `rollout.engine`: vllm needs the `vllm` package and "

@@ -8,6 +8,9 @@ Record fields: gsm8k {"question", "answer" ending in "#### N"}; math {"problem",
 "unique_id"?}; math500 {"problem", "solution", "answer", "unique_id"}. Hub datasets must use
 the same field names. Records without a usable answer (two MATH train solutions box
 nothing) are skipped with a warning, or raise with `on_missing_answer="error"`.
+Files are UTF-8 JSON lines; a bad line (not UTF-8, not JSON, a missing field) raises
+`DatasetFormatError` naming `file:line`, and a source with no problems at all (an empty file)
+raises it naming the file: a `UserError`, which the command lines report in one line.
 """
 from __future__ import annotations
 
@@ -18,14 +21,20 @@ from typing import Callable, Iterable, Iterator
 
 from rltrain.data.ground_truth import gsm8k_final_answer, math_final_answer
 from rltrain.data.records import MathProblem
+from rltrain.errors import UserError
 
 DATASETS = ("gsm8k", "math", "math500")
 HUB_PREFIX = "hub:"
 logger = logging.getLogger(__name__)
 
 
-class DatasetFormatError(ValueError):
-    """A malformed record; the message names the file and the 1-based line number."""
+class DatasetFormatError(UserError, ValueError):
+    """A malformed record (the message names the file and the 1-based line number), or a source
+    without a single problem (the message names it)."""
+
+
+class DatasetNotFoundError(UserError, FileNotFoundError):
+    """A local data source that does not exist."""
 
 
 def _required(record: dict, key: str, where: str) -> str:
@@ -60,11 +69,16 @@ _CONVERTERS: dict[str, Callable[[dict, str, str], MathProblem]] = {
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[dict, str, str]]:
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DatasetFormatError(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at byte "
+                                         f"{exc.start + 1} of the line)") from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -92,12 +106,13 @@ def _resolve_local(source: str, split: str) -> Path:
     if path.is_dir():
         path = path / f"{split}.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"dataset file not found: {path}")
+        raise DatasetNotFoundError(f"dataset file not found: {path}")
     return path
 
 
 def _convert_all(name: str, rows: Iterable[tuple[dict, str, str]], limit: int | None,
-                 on_missing_answer: str) -> list[MathProblem]:
+                 on_missing_answer: str) -> tuple[list[MathProblem], int]:
+    """(problems, records skipped for want of a usable answer)."""
     convert = _CONVERTERS[name]
     problems: list[MathProblem] = []
     skipped = 0
@@ -114,7 +129,7 @@ def _convert_all(name: str, rows: Iterable[tuple[dict, str, str]], limit: int | 
             skipped += 1
     if skipped:
         logger.warning("%s: skipped %d record(s) without a usable final answer", name, skipped)
-    return problems
+    return problems, skipped
 
 
 def load_math_dataset(name: str, source: str, *, split: str = "test", limit: int | None = None,
@@ -128,10 +143,16 @@ def load_math_dataset(name: str, source: str, *, split: str = "test", limit: int
     if limit is not None and limit < 0:
         raise ValueError(f"load_math_dataset: `limit` must be >= 0, got {limit}")
     if source.startswith(HUB_PREFIX):
+        where = f"{source}[{split}]"
         rows: Iterable[tuple[dict, str, str]] = _hub_records(source, split)
     else:
-        rows = _jsonl_records(_resolve_local(source, split))
-    return _convert_all(name, rows, limit, on_missing_answer)
+        path = _resolve_local(source, split)
+        where, rows = str(path), _jsonl_records(path)
+    problems, skipped = _convert_all(name, rows, limit, on_missing_answer)
+    if not problems and limit != 0:
+        why = "every record lacks a usable final answer" if skipped else "it holds no records"
+        raise DatasetFormatError(f"{where}: no problems to use: {why}")
+    return problems
 
 
 def parse_data_spec(spec: str) -> tuple[str, str]:

@@ -3,6 +3,9 @@
 Writes <out>/samples_<dataset>.jsonl (one line per graded response: prompt, response,
 extracted answer, score, reason, finish reason, ...) and <out>/summary.json, and prints a summary
 table. Responses that hit --max-new-tokens score 0 with reason "truncated", as in the trainer.
+Prompts longer than --max-prompt-tokens keep their end (a note on stderr names them).
+The arguments, the model folder, the data files (every line) and --out are checked before the
+model loads; a problem is one line on stderr (`error: ...`) and exit status 2.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Sequence
 
 from rltrain.data.loaders import DATASETS, load_math_dataset, parse_data_spec
 from rltrain.data.prompts import DEFAULT_INSTRUCTION, PromptConfig
+from rltrain.errors import ArgumentParser, UserError, check_output_dir, one_line, run_cli
 from rltrain.eval.rerank import RERANK_MODES, Reranker
 from rltrain.eval.runner import DatasetResult, EvalConfig, evaluate_dataset
 
@@ -23,18 +27,20 @@ TABLE_NOTE = ("truncated responses score 0 (hit --max-new-tokens; reason \"trunc
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rltrain.eval", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m rltrain.eval", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="local HF model folder or a .gguf file")
     p.add_argument("--data", action="append", required=True, metavar="NAME=PATH",
                    help=f"NAME in {DATASETS}; PATH a .jsonl file, a folder (<split>.jsonl) or hub:<repo>[@config]")
     p.add_argument("--split", default="test", help="split for folders and Hub datasets (default: test)")
-    p.add_argument("--limit", type=int, default=None, help="first N problems of each dataset")
+    p.add_argument("--limit", type=_positive_int, default=None, help="first N problems of each dataset")
     p.add_argument("--n-samples", type=int, default=4, help="sampled responses per problem (default: 4)")
     p.add_argument("--pass-k", default=None, help="comma-separated k for pass@k (default: 1,N)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--max-prompt-tokens", type=int, default=2048,
+                   help="longest prompt, in tokens; longer ones keep their end (default: 2048)")
     p.add_argument("--no-greedy", action="store_true", help="skip the greedy pass")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--token-budget", type=int, default=16384, help="padded tokens per generation batch")
@@ -51,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/eval", help="output folder (default: runs/eval)")
     p.add_argument("--no-progress", action="store_true")
     return p
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def format_table(results: Sequence[DatasetResult]) -> str:
@@ -82,8 +95,28 @@ def _eval_config(args: argparse.Namespace) -> EvalConfig:
         pass_k = tuple(sorted({1, args.n_samples})) if args.n_samples else ()
     return EvalConfig(n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p,
                       max_new_tokens=args.max_new_tokens, pass_k=pass_k, greedy=not args.no_greedy,
-                      seed=args.seed, chunk=args.chunk,
+                      seed=args.seed, chunk=args.chunk, max_prompt_tokens=args.max_prompt_tokens,
                       prompt=PromptConfig(instruction=args.instruction, system_prompt=args.system_prompt))
+
+
+def _check_model_path(path: str, flag: str) -> None:
+    """A Hugging Face model folder (config.json) or a .gguf file; UserError naming `flag` otherwise."""
+    p = Path(path)
+    if p.is_file() and p.suffix == ".gguf":
+        return
+    if not p.exists():
+        raise UserError(f"{flag} {path}: no such file or directory")
+    if not p.is_dir() or not (p / "config.json").is_file():
+        raise UserError(f"{flag} {path}: not a Hugging Face model folder (no config.json) nor a .gguf file")
+
+
+def _load_model(path: str, device: str):
+    from rltrain.models.loading import load_model_and_tokenizer
+
+    try:
+        return load_model_and_tokenizer(path, device=device)
+    except (OSError, ValueError, KeyError) as exc:  # a folder transformers cannot read
+        raise UserError(f"--model {path}: cannot load it ({type(exc).__name__}: {one_line(exc)})") from None
 
 
 def _reranker(args: argparse.Namespace, tokenizer) -> Reranker:
@@ -97,27 +130,32 @@ def _reranker(args: argparse.Namespace, tokenizer) -> Reranker:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_cli(lambda: _run(args), args.out)  # a bad argument, model, data file or --out: one line
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         specs = [parse_data_spec(s) for s in args.data]
         cfg = _eval_config(args)
         if args.rerank and (not args.rm or cfg.n_samples < 1):
             raise ValueError("--rerank needs --rm PATH and --n-samples >= 1")
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UserError(str(exc)) from None
+    _check_model_path(args.model, "--model")
+    if args.rerank:
+        _check_model_path(args.rm, "--rm")
+    out = check_output_dir(args.out, "--out")
     datasets = [(name, load_math_dataset(name, source, split=args.split, limit=args.limit))
-                for name, source in specs]
+                for name, source in specs]  # every line read: a bad one fails here, before the model loads
 
     from tqdm.auto import tqdm
 
     from rltrain.grading.grader import Grader, GraderConfig
-    from rltrain.models.loading import load_model_and_tokenizer
     from rltrain.rollout.hf_engine import HFRolloutEngine
 
-    model, tokenizer = load_model_and_tokenizer(args.model, device=args.device)
+    model, tokenizer = _load_model(args.model, args.device)
     engine = HFRolloutEngine.from_tokenizer(model, tokenizer, token_budget=args.token_budget)
     reranker = _reranker(args, tokenizer) if args.rerank else None
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     total = sum(len(problems) for _, problems in datasets) * cfg.generations_per_problem()
     results = []
@@ -127,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.set_postfix_str(name)
             result = evaluate_dataset(name, problems, engine, tokenizer, grader, cfg, progress=bar.update,
                                       reranker=reranker)
+            for note in result.notes:
+                bar.write(f"note: {note}", file=sys.stderr)
             with (out / f"samples_{name}.jsonl").open("w", encoding="utf-8") as f:
                 for sample in result.samples:
                     f.write(json.dumps(sample, ensure_ascii=False) + "\n")

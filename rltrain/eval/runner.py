@@ -14,10 +14,10 @@ summary is the fraction of all responses (greedy and sampled) that hit the limit
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from rltrain.data.prompts import PromptConfig, format_prompt
+from rltrain.data.prompts import PromptConfig, bound_prompts, format_prompt
 from rltrain.data.records import MathProblem
 from rltrain.eval.metrics import mean, mean_pass_at_k
 from rltrain.eval.rerank import Reranker, best_index, majority_vote
@@ -29,7 +29,8 @@ from rltrain.rollout.types import RolloutEngine, RolloutOutput, SamplingParams
 @dataclass(frozen=True)
 class EvalConfig:
     """n_samples: sampled responses per problem (0 = greedy only); pass_k: the k of pass@k
-    (k <= n_samples); greedy: also run greedy decoding; chunk: prompts per engine call."""
+    (k <= n_samples); greedy: also run greedy decoding; chunk: prompts per engine call;
+    max_prompt_tokens: longer prompts keep their end (`rltrain.data.prompts.bound_prompts`)."""
 
     n_samples: int = 4
     temperature: float = 1.0
@@ -39,6 +40,7 @@ class EvalConfig:
     greedy: bool = True
     seed: int = 0
     chunk: int = 8
+    max_prompt_tokens: int = 2048
     prompt: PromptConfig = PromptConfig()
 
     def __post_init__(self) -> None:
@@ -51,6 +53,8 @@ class EvalConfig:
             raise ValueError(f"EvalConfig: every `pass_k` must be in [1, n_samples={self.n_samples}], got {bad}")
         if self.chunk < 1:
             raise ValueError(f"EvalConfig: `chunk` must be >= 1, got {self.chunk}")
+        if self.max_prompt_tokens < 1:
+            raise ValueError(f"EvalConfig: `max_prompt_tokens` must be >= 1, got {self.max_prompt_tokens}")
 
     def generations_per_problem(self) -> int:
         return int(self.greedy) + self.n_samples
@@ -58,11 +62,13 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class DatasetResult:
-    """summary: metric name -> value; samples: one JSON-ready dict per graded response."""
+    """summary: metric name -> value; samples: one JSON-ready dict per graded response; notes: one
+    line per prompt cut to cfg.max_prompt_tokens."""
 
     name: str
     summary: dict[str, float]
     samples: list[dict]
+    notes: list[str] = field(default_factory=list)
 
 
 def _mode_params(cfg: EvalConfig) -> list[tuple[str, SamplingParams]]:
@@ -81,7 +87,10 @@ def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: Rollout
                      reranker: Reranker | None = None) -> DatasetResult:
     """Generate, grade and summarise; `progress(k)` is called after every k generations."""
     number_fallback = number_fallback_for(name)
-    prompts = [format_prompt(tokenizer, p.question, cfg.prompt) for p in problems]
+    texts = [format_prompt(tokenizer, p.question, cfg.prompt) for p in problems]
+    prompts, prompt_ids, cuts = bound_prompts(tokenizer, texts, cfg.max_prompt_tokens)
+    limit = f"--max-prompt-tokens {cfg.max_prompt_tokens}"
+    notes = [c.describe(problems[c.index].uid, limit) for c in cuts]
     samples: list[dict] = []
     correct: dict[str, list[int]] = {}
     selected: dict[str, list[int]] = {}  # "maj" / "best_of": per problem, 1 if the chosen sample is correct
@@ -89,7 +98,7 @@ def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: Rollout
         counts = correct.setdefault(mode, [])
         for start in range(0, len(problems), cfg.chunk):
             chunk = range(start, min(start + cfg.chunk, len(problems)))
-            ids = [tokenizer(prompts[i], add_special_tokens=False)["input_ids"] for i in chunk]
+            ids = [prompt_ids[i] for i in chunk]
             chunk_params = params if params.seed is None else _reseed(params, start)
             outs: list[list[RolloutOutput]] = engine.generate(ids, chunk_params)
             texts = [[tokenizer.decode(o.token_ids, skip_special_tokens=True) for o in per] for per in outs]
@@ -123,7 +132,7 @@ def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: Rollout
     if "best_of" in selected and reranker is not None:
         summary[f"best_of_{cfg.n_samples}_{reranker.mode}"] = mean(selected["best_of"])
     summary["truncated"] = mean([float(r["reason"] == TRUNCATED) for r in samples])
-    return DatasetResult(name, summary, samples)
+    return DatasetResult(name, summary, samples, notes)
 
 
 def _select(selected: dict[str, list[int]], graded: list, scores: list[float] | None) -> None:

@@ -7,13 +7,22 @@ exception gives `error="error: <ExceptionType>"`. Workers start from a fork serv
 clean single-threaded process), so they are safe to start from a process that already
 runs threads (torch, tokenizers). A worker announces itself ready only after its warm-up,
 so start-up time never counts against an item's limit.
+
+multiprocessing would have the fork server and every worker import the caller's `__main__`
+(to find the target function); a user's script without an `if __name__ == "__main__":` guard
+would then run again in each of them, grading and starting pools of its own, until the workers
+"keep dying". The workers need nothing from `__main__` (they run "module:function"), so while
+one starts, multiprocessing sees a bare stand-in `__main__` with no file and no module name.
 """
 from __future__ import annotations
 
 import importlib
 import multiprocessing as mp
+import sys
 import time
+import types
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Sequence
@@ -69,12 +78,25 @@ def _worker_main(conn: Connection, function: str, warm_up: str | None,
             conn.send((None, f"error: {type(exc).__name__}"))
 
 
+@contextmanager
+def _bare_main():
+    """multiprocessing's preparation data names no main module to import (module docstring)."""
+    caller = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if caller is not None:
+            sys.modules["__main__"] = caller
+
+
 class _Worker:
     def __init__(self, ctx, function: str, warm_up: str | None, memory_limit_mb: int | None):
         self.conn, child = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=_worker_main, args=(child, function, warm_up, memory_limit_mb),
                                    daemon=True)
-        self.process.start()
+        with _bare_main():  # also covers the fork server's start, on the first worker
+            self.process.start()
         child.close()
         self.ready = False
         self.task: int | None = None

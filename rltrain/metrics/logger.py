@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 from rltrain.metrics.records import MetricsRow, encode_row, metrics_path, read_metrics
+from rltrain.run_files import write_text_atomic
 
 
 class MetricsLogger:
@@ -27,7 +28,7 @@ class MetricsLogger:
         if not self.enabled or not self.path.is_file():
             return
         kept = [row for row in read_metrics(self.path.parent) if row.iteration <= iteration]
-        self.path.write_text("".join(encode_row(row) + "\n" for row in kept))
+        write_text_atomic(self.path, "".join(encode_row(row) + "\n" for row in kept))  # a kill keeps one or the other
 
     def log(self, step: int, metrics: dict[str, float], kind: str = "train") -> None:
         if not self.enabled:

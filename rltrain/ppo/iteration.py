@@ -19,7 +19,8 @@ from rltrain.rollout.types import RolloutOutput
 @dataclass
 class Rollout:
     """problems: this rank's P problems; prompt_texts: their P formatted prompts (chat template
-    included, before truncation to data.max_prompt_tokens); outputs: P lists of rollout.n samples;
+    included; a huge one cut to its last 32 x data.max_prompt_tokens characters, before the cut to
+    data.max_prompt_tokens tokens: `rltrain.data.prompts.bound_prompts`); outputs: P lists of rollout.n samples;
     experience: the B rows of those samples, on CPU."""
 
     problems: list[MathProblem]

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 
 import kernels
 from rltrain.config.schema import Config
-from rltrain.data.prompts import format_prompt, tokenize_prompts
+from rltrain.data.prompts import bound_prompts, format_prompt
 from rltrain.data.records import MathProblem
 from rltrain.data.separators import separator_token_ids
 from rltrain.distributed.setup import DistInfo, all_reduce_sum
@@ -35,6 +36,7 @@ from rltrain.ppo.kl_controller import KLController
 from rltrain.ppo.losses import whiten_global
 from rltrain.ppo.phases import TrainStats, score_policy, score_values, train_minibatch
 from rltrain.ppo.prompts import PromptStream, load_problems, prompt_config
+from rltrain.ppo.signal import NoSignalWarning, signal_extremes
 from rltrain.rewards.base import build_scoring_batch
 from rltrain.rewards.factory import build_orm, build_prm
 from rltrain.rollout.engine_dtype import engine_dtype
@@ -55,12 +57,14 @@ def _warmup_lambda(steps: int):
 
 
 class PPOTrainer:
-    def __init__(self, cfg: Config, info: DistInfo, run_dir: Path):
+    def __init__(self, cfg: Config, info: DistInfo, run_dir: Path,
+                 problems: tuple[list[MathProblem], list[MathProblem]] | None = None):
+        """problems: (train pool, eval problems) already loaded (`load_problems(cfg)`), else loaded here."""
         self.cfg, self.info, self.run_dir = cfg, info, run_dir
         if cfg.rollout.prompts % info.world_size:
             raise ValueError(f"config key `rollout.prompts`: {cfg.rollout.prompts} is not divisible by the "
                              f"world size {info.world_size}")
-        self.train_pool, self.eval_problems = load_problems(cfg)
+        self.train_pool, self.eval_problems = problems if problems is not None else load_problems(cfg)
         models = build_models(cfg, run_dir, info.device, info.is_main)
         self.actor, self.critic, self.reference = models.actor, models.critic, models.reference
         self.rollout_lm, self.tokenizer, self.warmup_losses = models.rollout_lm, models.tokenizer, models.warmup_losses
@@ -70,6 +74,8 @@ class PPOTrainer:
         self.engine = build_engine(cfg, self.rollout_lm, self.tokenizer, model_dir, device_type=info.device.type,
                                    log=say)
         self.gap_warning = self._gap_warning()
+        self.signal_warning = NoSignalWarning(enabled=info.is_main)
+        self._cut_noted: set[str] = set()
         self.grader = Grader(cfg.grading.grader_config(cfg.data.dataset))
         self.prm = build_prm(cfg.reward, info.device, self.tokenizer)
         self.orm = build_orm(cfg.reward, info.device, self.tokenizer)
@@ -100,10 +106,18 @@ class PPOTrainer:
                               max_new_tokens=r.max_new_tokens, seed=seed % (2 ** 31))
 
     def _prompts(self, problems: Sequence[MathProblem]) -> tuple[list[str], list[list[int]]]:
-        """The formatted prompt texts and their token ids (the last data.max_prompt_tokens of each)."""
+        """The formatted prompt texts and their token ids, bounded to their end (the last
+        data.max_prompt_tokens tokens; `bound_prompts`); a cut is noted once per problem on stderr."""
         texts = [format_prompt(self.tokenizer, p.question, self.prompt_cfg) for p in problems]
         limit = self.cfg.data.max_prompt_tokens
-        return texts, [ids[-limit:] for ids in tokenize_prompts(self.tokenizer, texts)]
+        texts, ids, cuts = bound_prompts(self.tokenizer, texts, limit)
+        for cut in cuts:
+            uid = problems[cut.index].uid
+            if uid not in self._cut_noted:
+                self._cut_noted.add(uid)
+                print(f"[rltrain] note: {cut.describe(uid, f'data.max_prompt_tokens={limit}')}", file=sys.stderr,
+                      flush=True)
+        return texts, ids
 
     def _grade(self, problems, outputs) -> tuple[torch.Tensor, list[str]]:
         """success [B] (rltrain.grading.responses: 0 for truncated responses, as in eval) and the texts."""
@@ -130,6 +144,9 @@ class PPOTrainer:
         metrics = iteration_metrics(scores, estimates, stats, world=self.info.world_size, kl_coef=self.kl.coef,
                                     actor_lr=self.actor_opt.param_groups[0]["lr"], times=times)
         self.gap_warning.check(metrics["sampler_logprob_gap"], self.iteration + 1)
+        batch = estimates.batch
+        extremes = signal_extremes(scores.outcome + estimates.process_return, batch.advantages, batch.response_mask)
+        self.signal_warning.check(self.iteration + 1, int(metrics["samples"]), metrics["success_rate"], *extremes)
         self.kl.update(metrics["kl_per_response"], int(metrics["samples"]))
         self.iteration += 1
         return metrics
