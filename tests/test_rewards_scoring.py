@@ -8,8 +8,8 @@ from torch import nn
 from rltrain.data import separator_token_ids
 from rltrain.models.tiny import TinyModelConfig, build_tiny_model, build_tiny_tokenizer, save_tiny
 from rltrain.rewards import (MissingTokenError, MissingValueHeadError, OutcomeRewardScorer, ProcessRewardScorer,
-                             RenderConfig, StepTagLM, StepTagTokens, ValueHeadModel, build_scoring_batch, load_orm,
-                             load_prm)
+                             RenderConfig, StepTagLM, StepTagTokens, UnknownRewardModelError, ValueHeadModel,
+                             build_scoring_batch, load_orm, load_prm)
 
 SMALL = TinyModelConfig(hidden_size=64, intermediate_size=64, num_hidden_layers=1)
 RESPONSES = ["1 + 2 = 3\n\n3 * 2 = 6\n\n\\boxed{6}", "5 - 1 = 4", "", "7 + 1 = 8\n\n\\boxed{8}"]
@@ -173,8 +173,8 @@ def test_value_head_save_load_and_plain_checkpoint_errors(policy_tok, tmp_path):
     plain = save_tiny(lm, policy_tok, tmp_path / "plain")
     with pytest.raises(MissingValueHeadError, match="no value head"):
         ValueHeadModel.from_pretrained(plain)
-    with pytest.raises(MissingValueHeadError, match="no value head"):
-        load_orm(plain)
+    with pytest.raises(UnknownRewardModelError, match="looked for value_head.safetensors"):
+        load_orm(plain)  # a plain causal LM is no ORM layout
     with pytest.raises(FileNotFoundError, match="not found"):
         load_prm(tmp_path / "nowhere")
     step_tag = load_prm(plain, policy_tokenizer=policy_tok)  # no head: a step-tag PRM
