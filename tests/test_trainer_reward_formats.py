@@ -46,3 +46,31 @@ def test_two_ppo_iterations_with_each_prm_format(tmp_path, fmt):
         assert r["prm_return_raw"] != 0.0
         if fmt == "token-classification":
             assert r["orm_score"] != 0.0
+
+
+def test_two_ranks_with_the_prm_sharded(tmp_path):
+    """reward.scoring.shard: the PRM is split over the 2 ranks (FSDP2, gloo) inside the trainer."""
+    out = tmp_path / "run"
+    run_main(out, *TWO_ITERATIONS, *prm_checkpoint("qwen-prm", tmp_path), "reward.scoring.shard=true",
+             "reward.scoring.token_budget=64", nproc=2)
+    rows = metrics(out)
+    assert [r.iteration for r in rows] == [1, 2] and all(r["prm_return_raw"] != 0.0 for r in rows)
+
+
+def test_the_reward_config_reaches_the_loader():
+    import torch
+
+    from rltrain.config import load_config
+    from rltrain.rewards.factory import scorer_options
+
+    cfg = load_config(None, ["reward.prm=/m", "reward.prm_format=implicit", "reward.implicit_reference=/r",
+                             "reward.implicit_beta=0.25", "reward.orm=/o", "reward.orm_format=sequence-classification",
+                             "reward.scalar_head=raw", "reward.scoring.dtype=bfloat16",
+                             "reward.scoring.token_budget=77", "reward.scoring.shard=true"]).reward
+    cpu = torch.device("cpu")
+    assert scorer_options(cfg, "prm", cpu) == dict(
+        format="implicit", dtype=torch.bfloat16, token_budget=77, shard=True, scalar_head="raw", allow_download=False,
+        implicit_reference="/r", implicit_beta=0.25)
+    orm = scorer_options(cfg, "orm", cpu)
+    assert orm["format"] == "sequence-classification" and "implicit_reference" not in orm
+    assert scorer_options(load_config(None, ["reward.prm=/m"]).reward, "prm", cpu)["dtype"] is None  # auto
