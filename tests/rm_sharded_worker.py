@@ -10,22 +10,16 @@ import sys
 import torch
 import torch.distributed as dist
 
-from rltrain.data import separator_token_ids
-from rltrain.rewards import build_scoring_batch, load_orm, load_prm
+from scoring_batches import policy_batch
+
+from rltrain.rewards import load_orm, load_prm
 
 RESPONSES = {0: ["1 + 2 = 3\n\n3 * 2 = 6\n\n\\boxed{6}", "5 - 1 = 4", "7 + 1 = 8\n\n\\boxed{8}"], 1: [""]}
 
 
 def batch_for(rank: int, tok):
-    rows = [tok(r, add_special_tokens=False)["input_ids"] for r in RESPONSES[rank]]
-    width = max(1, max(len(r) for r in rows))
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, :len(r)] = True
-    questions = [f"Question {i}." for i in range(len(rows))]
-    return build_scoring_batch(questions, ids, mask, separator_token_ids(tok), tok, questions=questions)
+    questions = [f"Question {i}." for i in range(len(RESPONSES[rank]))]
+    return policy_batch(tok, RESPONSES[rank], questions, questions=questions)
 
 
 def sharded_fraction(model) -> float:

@@ -6,11 +6,10 @@ import json
 
 import pytest
 import torch
+from scoring_batches import policy_batch
 
-from rltrain.data import separator_token_ids
 from rltrain.models.tiny import build_tiny_tokenizer
-from rltrain.rewards import (MissingTokenError, UnknownRewardModelError, ValueHeadModel, build_scoring_batch,
-                             detect_format, load_orm, load_prm)
+from rltrain.rewards import MissingTokenError, UnknownRewardModelError, ValueHeadModel, detect_format, load_orm, load_prm
 from rltrain.rewards.qwen_prm import SYSTEM_PROMPT
 from rltrain.rewards.tiny_checkpoints import (as_qwen_prm_tokenizer, write_causal_lm, write_qwen_prm,
                                               write_sequence_classifier, write_token_classifier)
@@ -26,16 +25,9 @@ def policy_tok():
 
 def make_batch(tok, responses=RESPONSES, questions=QUESTIONS):
     """The responses in the policy's tokens, the prompts in its chat template, the bare questions."""
-    rows = [tok(r, add_special_tokens=False)["input_ids"] for r in responses]
-    width = max(1, max(len(r) for r in rows))
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, :len(r)] = True
     prompts = [tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
                for q in questions]
-    return build_scoring_batch(prompts, ids, mask, separator_token_ids(tok), tok, questions=questions)
+    return policy_batch(tok, responses, prompts, questions=questions)
 
 
 def assert_columns(scores, batch, expected):

@@ -3,13 +3,14 @@ one-step responses, value-head save / load, bad input."""
 import pytest
 import torch
 from rm_synthetic import word_tokenizer
+from scoring_batches import policy_batch
 from torch import nn
 
 from rltrain.data import separator_token_ids
 from rltrain.models.tiny import TinyModelConfig, build_tiny_model, build_tiny_tokenizer, save_tiny
 from rltrain.rewards import (MissingTokenError, MissingValueHeadError, OutcomeRewardScorer, ProcessRewardScorer,
-                             RenderConfig, StepTagLM, StepTagTokens, UnknownRewardModelError, ValueHeadModel,
-                             build_scoring_batch, load_orm, load_prm)
+                             RenderConfig, StepTagLM, StepTagTokens, UnknownRewardModelError, ValueHeadModel, load_orm,
+                             load_prm)
 
 SMALL = TinyModelConfig(hidden_size=64, intermediate_size=64, num_hidden_layers=1)
 RESPONSES = ["1 + 2 = 3\n\n3 * 2 = 6\n\n\\boxed{6}", "5 - 1 = 4", "", "7 + 1 = 8\n\n\\boxed{8}"]
@@ -45,14 +46,7 @@ def policy_tok():
 
 def make_batch(tok, responses=RESPONSES, prompts=PROMPTS, stop=False):
     """The responses as token ids; stop=True ends each with the stop (EOS) token, as a sampler does."""
-    rows = [tok(r, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if stop else []) for r in responses]
-    width = max(1, max(len(r) for r in rows))
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, :len(r)] = True
-    return build_scoring_batch(prompts, ids, mask, separator_token_ids(tok), tok)
+    return policy_batch(tok, responses, prompts, stop=stop)
 
 
 def test_step_tag_placement_and_read_positions(policy_tok):
