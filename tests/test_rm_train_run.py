@@ -6,8 +6,10 @@ import json
 import re
 
 import pytest
+from shared_data import data_file
 from trainer_runs import metrics, run_main
 
+from rltrain.models.tiny import TinyModelConfig, build_tiny, save_tiny
 from rltrain.rm_train import finite_or_none, held_out_auc, main
 
 
@@ -69,3 +71,14 @@ def test_model_is_required_without_a_run(tmp_path, capsys):
 def test_run_without_config_is_a_clear_error(tmp_path, capsys, missing):
     assert main(["--kind", "orm", "--run", str(tmp_path), "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert f"no {missing}" in capsys.readouterr().err
+
+
+def test_orm_from_gsm8k_problems(tmp_path):
+    data = data_file("gsm8k/train.jsonl")
+    model, tok = build_tiny(config=TinyModelConfig(hidden_size=64, intermediate_size=64, num_hidden_layers=1))
+    policy = save_tiny(model, tok, tmp_path / "policy")
+    out = tmp_path / "orm"
+    assert main(["--kind", "orm", "--model", str(policy), "--out", str(out), "--data", f"gsm8k={data}", "--limit", "3",
+                 "--n-samples", "2", "--max-new-tokens", "4", "--eval-frac", "0", "--no-progress"]) == 0
+    summary = strict_json((out / "rm_train.json").read_text())
+    assert summary["examples"] == 6 and summary["positive_fraction"] == 0.0  # 4 tokens never reach an answer
