@@ -1,4 +1,4 @@
-"""Train a reward model: `python -m rltrain.rm_train --kind orm|prm --model PATH --out DIR SOURCE`.
+"""Train a reward model: `python -m rltrain.rm_train --kind orm|prm [--model PATH] --out DIR SOURCE`.
 
 SOURCE is one of
   --run RUN_DIR                                    a trainer run: its problems, prompt, rollout length and

@@ -80,7 +80,7 @@ def detect_format(folder: str | Path, role: str) -> str:
                 return fmt
     key = f"reward.{role}_format"
     raise UnknownRewardModelError(
-        f"{folder}: not a {role.upper()} layout rltrain knows; looked for {_looked_for(role)}; found {_found(folder)}"
+        f"{folder}: not {'an' if role == 'orm' else 'a'} {role.upper()} layout rltrain knows; looked for {_looked_for(role)}; found {_found(folder)}"
         f"; to force a format set {key} to one of {FORMATS[role]}")
 
 
