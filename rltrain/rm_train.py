@@ -1,9 +1,12 @@
-"""Train a reward model: `python -m rltrain.rm_train --kind orm|prm --model PATH --out DIR SOURCE`.
+"""Train a reward model: `python -m rltrain.rm_train --kind orm|prm [--model PATH] --out DIR SOURCE`.
 
 SOURCE is one of
-  --labelled math-shepherd=PATH | prm800k=PATH   existing step labels (PRM only)
+  --run RUN_DIR                                    a trainer run: its problems, prompt, rollout length and
+                                                   temperature, and its policy RUN_DIR/hf_actor (default --model)
+  --task arithmetic                                the built-in task as `torchrun rltrain/main.py` trains it
+                                                   (configs/builtin.yaml: same generator settings and prompt)
   --data gsm8k=PATH (math, math500)                problems; labels come from rollouts of --policy
-  --task arithmetic                                the built-in arithmetic problems
+  --labelled math-shepherd=PATH | prm800k=PATH     existing step labels (PRM only)
 
 ORM: n sampled solutions per problem, labelled by the grader, BCE at the last token.
 Labels follow the trainer's success rule (rltrain.grading.responses): a solution or completion that
@@ -13,16 +16,18 @@ completed m times by the rollout engine (Math-Shepherd labels: hard = any comple
 --soft-labels = fraction correct), BCE at the step positions. --prm-head value (default) puts a
 value head on --model; --prm-head step-tag trains the LM's "+"/"-" logits at " ки" tags.
 The checkpoint in --out is a Hugging Face model folder (plus value_head.* for value heads) with
-the tokenizer, loadable by `rltrain.rewards.load_prm` / `load_orm`; rm_train.json records the run.
+the tokenizer, loadable by `rltrain.rewards.load_prm` / `load_orm` and by the trainer as reward.prm /
+reward.orm; rm_train.json records the run (valid JSON: an undefined metric is null, with a warning).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from rltrain.errors import ArgumentParser, check_output_dir, run_cli
 
@@ -34,24 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m rltrain.rm_train", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kind", choices=KINDS, required=True)
-    p.add_argument("--model", required=True, help="initial model folder (a causal LM, or a value-head checkpoint)")
+    p.add_argument("--model", default=None, help="initial model folder (a causal LM, or a value-head checkpoint); "
+                                                 "default with --run: RUN_DIR/hf_actor")
     p.add_argument("--out", required=True, help="checkpoint folder to write")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--labelled", metavar="FORMAT=PATH", help="math-shepherd=PATH or prm800k=PATH (PRM only)")
+    src.add_argument("--run", metavar="RUN_DIR", help="a trainer run directory: its problems, prompt and policy")
+    src.add_argument("--task", choices=("arithmetic",), help="the built-in task (configs/builtin.yaml)")
     src.add_argument("--data", metavar="NAME=PATH", help="gsm8k / math / math500 problems to sample on")
-    src.add_argument("--task", choices=("arithmetic",), help="built-in generated problems")
+    src.add_argument("--labelled", metavar="FORMAT=PATH", help="math-shepherd=PATH or prm800k=PATH (PRM only)")
     p.add_argument("--policy", default=None, help="rollout policy folder (default: --model)")
     p.add_argument("--prm-head", choices=PRM_HEADS, default="value")
     p.add_argument("--step-tag", default=" ки", help="step tag of a step-tag PRM (default: ' ки')")
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", default=None, help="--data split (default train; with --run: the run's data.split)")
     p.add_argument("--limit", type=int, default=None, help="first N problems / labelled records")
     p.add_argument("--num-problems", type=int, default=256, help="--task: how many problems")
     p.add_argument("--n-samples", type=int, default=4, help="sampled solutions per problem")
     p.add_argument("--m-completions", type=int, default=4, help="PRM: completions per step prefix")
     p.add_argument("--soft-labels", action="store_true", help="PRM: fraction of correct completions")
     p.add_argument("--neutral", type=float, default=1.0, help="PRM800K: label of a rating-0 step")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature (default: the run's / task's rollout.temperature, else 1.0)")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="longest solution / completion (default: the run's / task's rollout.max_new_tokens, else 256)")
     p.add_argument("--max-prompt-tokens", type=int, default=2048,
                    help="longest prompt, in tokens; longer ones keep their end (default: 2048)")
     p.add_argument("--token-budget", type=int, default=16384, help="padded tokens per generation batch")
@@ -85,50 +94,89 @@ def _bounded_prompts(tok, texts: Sequence[str], where: Sequence[str], max_tokens
     return kept
 
 
-def _dataset_name(args) -> str:
-    """The dataset the problems come from ("arithmetic" for --task), for its grading rule."""
-    return args.task if args.task else args.data.partition("=")[0]
+def _source(args):
+    """The `ProblemSource` of --run / --task / --data."""
+    from rltrain.rewards import problem_source
 
-
-def _problems(args):
-    """(prompt-free) problems: list of (question, gold answer)."""
+    if args.run:
+        return problem_source.from_run(args.run, args.num_problems, args.seed, args.split, args.limit)
     if args.task == "arithmetic":
-        from rltrain.tasks.arithmetic import make_problems
-
-        return [(p.question, str(p.answer)) for p in make_problems(args.num_problems, args.seed)]
-    from rltrain.data.loaders import DATASETS, load_math_dataset
+        return problem_source.builtin_task(args.num_problems, args.seed)
+    from rltrain.data.loaders import DATASETS
 
     name, path = _spec(args.data, DATASETS, "--data")
-    return [(p.question, p.answer) for p in load_math_dataset(name, path, split=args.split, limit=args.limit)]
+    return problem_source.from_data(name, path, args.split or "train", args.limit)
 
 
-def _rollout_examples(args, problems, grader, bar):
-    """ORM or PRM examples labelled from rollouts of the policy."""
+def _rollout_examples(args, source, grader) -> list:
+    """ORM or PRM examples labelled from rollouts of the policy, with a progress bar per phase."""
+    from tqdm.auto import tqdm
+
     from rltrain.data.prompts import format_prompt
     from rltrain.grading.responses import number_fallback_for
     from rltrain.models.loading import load_model_and_tokenizer
-    from rltrain.rewards.auto_label import RolloutCompleter, auto_label_steps, outcome_examples, sample_solutions
+    from rltrain.rewards.auto_label import (RolloutCompleter, auto_label_steps, count_step_prefixes,
+                                            outcome_examples, sample_solutions)
     from rltrain.rewards.value_head import resolve_model_path
+    from rltrain.rewards.training import StepExample
     from rltrain.rollout import HFRolloutEngine, SamplingParams
 
     policy_path = resolve_model_path(args.policy or args.model, allow_download=args.allow_download)
     policy, tok = load_model_and_tokenizer(policy_path, device=args.device)
     engine = HFRolloutEngine.from_tokenizer(policy, tok, token_budget=args.token_budget)
-    params = SamplingParams(n=args.n_samples, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                            seed=args.seed)
-    prompts = _bounded_prompts(tok, [format_prompt(tok, q) for q, _ in problems],
-                               [f"problem {i}" for i in range(len(problems))], args.max_prompt_tokens)
-    bar.set_description("sampling")
-    samples = sample_solutions(prompts, [g for _, g in problems], engine, tok, params)
-    bar.update(1)
-    fallback = number_fallback_for(_dataset_name(args))
+    length = args.max_new_tokens or source.max_new_tokens or 256
+    temperature = args.temperature if args.temperature is not None else (source.temperature or 1.0)
+    params = SamplingParams(n=args.n_samples, temperature=temperature, max_new_tokens=length, seed=args.seed)
+    prompts = _bounded_prompts(tok, [format_prompt(tok, q, source.prompt) for q, _ in source.problems],
+                               [f"problem {i}" for i in range(len(source.problems))], args.max_prompt_tokens)
+    say(f"sampling {args.n_samples} solutions for each of {len(prompts)} problems ({source.dataset}, at most "
+        f"{length} tokens, temperature {temperature})", args)
+    samples = sample_solutions(prompts, [g for _, g in source.problems], engine, tok, params)
+    fallback = number_fallback_for(source.dataset)
     if args.kind == "orm":
         return outcome_examples(samples, grader, number_fallback=fallback)
-    bar.set_description("auto-labelling")
-    completer = RolloutCompleter(engine, tok, SamplingParams(temperature=args.temperature,
-                                                             max_new_tokens=args.max_new_tokens, seed=args.seed))
-    return auto_label_steps([s for s, _ in samples], completer, grader, m=args.m_completions, soft=args.soft_labels,
-                            number_fallback=fallback)
+    solutions = [s for s, _ in samples]
+    completer = RolloutCompleter(engine, tok, SamplingParams(temperature=temperature, max_new_tokens=length,
+                                                             seed=args.seed))
+    with tqdm(total=count_step_prefixes(solutions), desc=f"labelling steps (x{args.m_completions} completions)",
+              unit="step", disable=args.no_progress, file=sys.stderr) as bar:
+        examples = auto_label_steps(solutions, completer, grader, m=args.m_completions, soft=args.soft_labels,
+                                    number_fallback=fallback, chunk=16, progress=bar.update)
+    if args.prm_head == "step-tag":  # a step-tag PRM reads the bare question, at scoring time too
+        question = {p: q for p, (q, _) in zip(prompts, source.problems)}
+        examples = [StepExample(question[e.prompt], e.steps, e.labels, e.source) for e in examples]
+    return examples
+
+
+def say(line: str, args) -> None:
+    if not args.no_progress:
+        print(f"[rm_train] {line}", file=sys.stderr, flush=True)
+
+
+def finite_or_none(value: Any) -> Any:
+    """JSON-ready: NaN / infinite floats -> None (null), recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
+
+
+def held_out_auc(scores: list[float], labels: list[float]) -> float | None:
+    """ROC-AUC of the held-out positions, or None (with a warning on stderr) when it is undefined."""
+    from rltrain.rewards.training import roc_auc
+
+    auc = roc_auc(scores, labels)
+    if math.isfinite(auc):
+        return auc
+    positives = sum(y > 0.5 for y in labels)
+    kind = "positive" if positives else "negative"
+    print(f"warning: held-out ROC-AUC is undefined (written as null): all {len(labels)} held-out labels are {kind}; "
+          "raise --eval-frac or --num-problems, or sample from a policy that is sometimes right and sometimes wrong",
+          file=sys.stderr)
+    return None
 
 
 def _scorer_model(args):
@@ -162,15 +210,20 @@ def run(args) -> dict:
     from rltrain.grading import Grader, GraderConfig
     from rltrain.rewards.batched import read_logits
     from rltrain.rewards.labelled_data import FORMATS, load_step_labelled
-    from rltrain.rewards.training import (RMTrainConfig, StepExample, encode_outcome_examples,
-                                          encode_step_examples, roc_auc, train_token_scorer)
+    from rltrain.rewards.training import (RMTrainConfig, StepExample, encode_outcome_examples, encode_step_examples,
+                                          train_token_scorer)
 
     if args.labelled and args.kind != "prm":
         raise ValueError("--labelled data has step labels: use it with --kind prm")
+    source = None if args.labelled else _source(args)
+    if args.model is None:
+        if source is None or source.policy is None:
+            raise ValueError("--model is needed (a causal LM or value-head folder); with --run it defaults to "
+                             "RUN_DIR/hf_actor, which this run does not have")
+        args.model = str(source.policy)
     config = RMTrainConfig(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     model, tok, tag_id, render = _scorer_model(args)
-    with tqdm(total=2, desc="data", disable=args.no_progress, file=sys.stderr) as bar, \
-            Grader(GraderConfig(workers=args.grader_workers)) as grader:
+    with Grader(GraderConfig(workers=args.grader_workers)) as grader:
         if args.labelled:
             fmt, path = _spec(args.labelled, FORMATS, "--labelled")
             examples = load_step_labelled(fmt, path, limit=args.limit, neutral=args.neutral)
@@ -180,8 +233,7 @@ def run(args) -> dict:
                                        args.max_prompt_tokens)
             examples = [StepExample(p, e.steps, e.labels, e.source) for p, e in zip(bounded, examples)]
         else:
-            examples = _rollout_examples(args, _problems(args), grader, bar)
-        bar.update(bar.total - bar.n)
+            examples = _rollout_examples(args, source, grader)
     if not examples:
         raise ValueError("no training examples")
     random.Random(args.seed).shuffle(examples)
@@ -206,22 +258,35 @@ def run(args) -> dict:
                "final_loss": losses[-1], "optimizer_steps": len(losses)}
     if held_out:
         scores = read_logits(model, [r.row for r in held_out], pad_id=pad, device=args.device)
-        summary["held_out_roc_auc"] = roc_auc([float(s) for row in scores for s in row],
-                                              [y for r in held_out for y in r.labels])
+        summary["held_out_roc_auc"] = held_out_auc([float(s) for row in scores for s in row],
+                                                   [y for r in held_out for y in r.labels])
     out = Path(args.out)
     model.save_pretrained(out, tokenizer=tok)
     summary["config"] = {k: v for k, v in vars(args).items()}
-    (out / "rm_train.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    summary = finite_or_none(summary)
+    (out / "rm_train.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return summary
+
+
+def _one_thread_on_a_shared_cpu(device: str) -> None:
+    """As the trainer does: tiny CPU models gain nothing from intra-op threads, and threads contending
+    for busy cores make a run several times slower. OMP_NUM_THREADS set explicitly wins."""
+    import os
+
+    if device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _one_thread_on_a_shared_cpu(args.device)
 
     def train() -> int:
         check_output_dir(args.out, "--out")
         summary = run(args)
-        print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+        print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2, allow_nan=False))
         return 0
 
     return run_cli(train, args.out, catch=(ValueError, FileNotFoundError))  # a bad argument, path, data line

@@ -3,12 +3,13 @@ one-step responses, value-head save / load, bad input."""
 import pytest
 import torch
 from rm_synthetic import word_tokenizer
+from scoring_batches import policy_batch
 from torch import nn
 
 from rltrain.data import separator_token_ids
 from rltrain.models.tiny import TinyModelConfig, build_tiny_model, build_tiny_tokenizer, save_tiny
 from rltrain.rewards import (MissingTokenError, MissingValueHeadError, OutcomeRewardScorer, ProcessRewardScorer,
-                             RenderConfig, StepTagLM, StepTagTokens, ValueHeadModel, build_scoring_batch, load_orm,
+                             RenderConfig, StepTagLM, StepTagTokens, UnknownRewardModelError, ValueHeadModel, load_orm,
                              load_prm)
 
 SMALL = TinyModelConfig(hidden_size=64, intermediate_size=64, num_hidden_layers=1)
@@ -45,14 +46,7 @@ def policy_tok():
 
 def make_batch(tok, responses=RESPONSES, prompts=PROMPTS, stop=False):
     """The responses as token ids; stop=True ends each with the stop (EOS) token, as a sampler does."""
-    rows = [tok(r, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if stop else []) for r in responses]
-    width = max(1, max(len(r) for r in rows))
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    mask = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, :len(r)] = True
-    return build_scoring_batch(prompts, ids, mask, separator_token_ids(tok), tok)
+    return policy_batch(tok, responses, prompts, stop=stop)
 
 
 def test_step_tag_placement_and_read_positions(policy_tok):
@@ -173,8 +167,8 @@ def test_value_head_save_load_and_plain_checkpoint_errors(policy_tok, tmp_path):
     plain = save_tiny(lm, policy_tok, tmp_path / "plain")
     with pytest.raises(MissingValueHeadError, match="no value head"):
         ValueHeadModel.from_pretrained(plain)
-    with pytest.raises(MissingValueHeadError, match="no value head"):
-        load_orm(plain)
+    with pytest.raises(UnknownRewardModelError, match="looked for value_head.safetensors"):
+        load_orm(plain)  # a plain causal LM is no ORM layout
     with pytest.raises(FileNotFoundError, match="not found"):
         load_prm(tmp_path / "nowhere")
     step_tag = load_prm(plain, policy_tokenizer=policy_tok)  # no head: a step-tag PRM

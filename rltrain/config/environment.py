@@ -101,6 +101,9 @@ def _check_models(cfg: Config) -> None:
             check_model_source(key, value, rw.allow_download, "reward.allow_download")
         elif value.startswith(_LOCAL_PREFIXES) and not Path(value).exists():
             _fail(key, value, "no such file or directory")
+    if rw.implicit_reference is not None:
+        check_model_source("reward.implicit_reference", rw.implicit_reference, rw.allow_download,
+                           "reward.allow_download")
 
 
 def _check_world_size(cfg: Config, world: int) -> None:

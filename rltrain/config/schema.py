@@ -16,6 +16,8 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from kernels.shaping import SHAPING_MODES
 from rltrain.config_base import FiniteFloat, StrictModel, require
 from rltrain.grading.config import GradingConfig
+from rltrain.rewards.model_config import (DEFAULT_IMPLICIT_BETA, ORM_FORMATS, PRM_FORMATS, SCALAR_HEADS,
+                                          RewardScoringConfig)
 from rltrain.models.tiny_config import TinyModelConfig
 from rltrain.rollout.vllm_config import VLLMEngineConfig
 from rltrain.tasks.arithmetic import ArithmeticConfig
@@ -110,6 +112,21 @@ class RewardConfig(StrictModel):
     prm: Source = Field("none", min_length=1,
                         description="none, rule (the built-in step checker), or a PRM folder / Hub id")
     orm: Source = Field("none", min_length=1, description="none, or an ORM folder / Hub id")
+    prm_format: Literal[("auto",) + PRM_FORMATS] = Field(  # type: ignore[valid-type]
+        "auto", description="layout of the reward.prm folder (auto: detected from its files; implicit is never "
+                            "detected); docs/reward_models.md")
+    orm_format: Literal[("auto",) + ORM_FORMATS] = Field(  # type: ignore[valid-type]
+        "auto", description="layout of the reward.orm folder (auto: detected from its files)")
+    implicit_reference: Optional[Source] = Field(None, min_length=1,
+                                                 description="reference LM folder / Hub id of an implicit PRM "
+                                                             "(reward.prm_format=implicit)")
+    implicit_beta: FiniteFloat = Field(DEFAULT_IMPLICIT_BETA, gt=0,
+                                       description="implicit PRM: step score = beta * sum of log-ratios over the step")
+    scalar_head: Literal[SCALAR_HEADS] = Field(  # type: ignore[valid-type]
+        "sigmoid", description="score of a 1-label classification head: sigmoid (in (0, 1)) or raw (the logit, "
+                               "e.g. a Bradley-Terry ORM)")
+    scoring: RewardScoringConfig = Field(default_factory=RewardScoringConfig,
+                                         description="how learned reward models run")
     allow_download: bool = Field(False, description="fetch Hub ids in reward.prm / reward.orm")
     scorer_module: str = Field("scorers", pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$",
                                description="module in rltrain.rewards with load_prm / load_orm")
@@ -139,6 +156,19 @@ class RewardConfig(StrictModel):
     def _orm_weight(self) -> "RewardConfig":
         require(self.orm != "none" or self.orm_coef == 0.0, "orm_coef",
                 f"is {self.orm_coef} but reward.orm is 'none'")
+        return self
+
+    @model_validator(mode="after")
+    def _formats(self) -> "RewardConfig":
+        require(self.prm_format == "auto" or self.prm not in ("none", "rule"), "prm_format",
+                f"is {self.prm_format!r} but reward.prm is {self.prm!r} (no learned PRM)")
+        require(self.orm_format == "auto" or self.orm != "none", "orm_format",
+                f"is {self.orm_format!r} but reward.orm is 'none'")
+        implicit = self.prm_format == "implicit"
+        require(not implicit or self.implicit_reference is not None, "implicit_reference",
+                "an implicit PRM (reward.prm_format=implicit) needs its reference LM folder")
+        require(implicit or self.implicit_reference is None, "implicit_reference",
+                f"is set but reward.prm_format is {self.prm_format!r}; it is read only with prm_format=implicit")
         return self
 
 

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="best-of-N over the samples with a reward model (needs --rm)")
     p.add_argument("--rm", default=None, help="reward model folder for --rerank (ORM, or PRM: step-tag / value head)")
     p.add_argument("--rm-token-budget", type=int, default=16384, help="padded tokens per reward-model forward")
+    p.add_argument("--rm-format", default="auto", help="layout of the --rm folder (auto: detected; "
+                                                       "docs/reward_models.md lists the formats)")
     p.add_argument("--out", default="runs/eval", help="output folder (default: runs/eval)")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -124,7 +126,8 @@ def _reranker(args: argparse.Namespace, tokenizer) -> Reranker:
     from rltrain.rewards.scorers import load_orm, load_prm
 
     load = load_orm if args.rerank == "orm" else load_prm
-    scorer = load(args.rm, policy_tokenizer=tokenizer, device=args.device, token_budget=args.rm_token_budget)
+    scorer = load(args.rm, format=args.rm_format, policy_tokenizer=tokenizer, device=args.device,
+                  token_budget=args.rm_token_budget)
     return Reranker(args.rerank, scorer, tokenizer, separator_token_ids(tokenizer))
 
 

@@ -61,7 +61,7 @@ class Reranker:
         self.mode, self.scorer, self.tokenizer = mode, scorer, tokenizer
         self.separator_ids = separator_ids
 
-    def batch(self, prompt: str, outputs: Sequence[RolloutOutput]) -> ScoringBatch:
+    def batch(self, prompt: str, outputs: Sequence[RolloutOutput], question: str | None = None) -> ScoringBatch:
         width = max([1] + [len(o.token_ids) for o in outputs])
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         ids = torch.full((len(outputs), width), pad, dtype=torch.long)
@@ -69,12 +69,15 @@ class Reranker:
         for i, o in enumerate(outputs):
             ids[i, :len(o.token_ids)] = torch.tensor(o.token_ids, dtype=torch.long)
             mask[i, :len(o.token_ids)] = True
-        return build_scoring_batch([prompt] * len(outputs), ids, mask, self.separator_ids, self.tokenizer)
+        questions = None if question is None else [question] * len(outputs)
+        return build_scoring_batch([prompt] * len(outputs), ids, mask, self.separator_ids, self.tokenizer,
+                                   questions=questions)
 
-    def scores(self, prompt: str, outputs: Sequence[RolloutOutput]) -> list[float]:
+    def scores(self, prompt: str, outputs: Sequence[RolloutOutput], question: str | None = None) -> list[float]:
+        """One score per output; `question`: the bare question, for reward models with their own prompt format."""
         if not outputs:
             return []
-        batch = self.batch(prompt, outputs)
+        batch = self.batch(prompt, outputs, question)
         if self.mode == "orm":
             return self.scorer.score(batch).tolist()
         steps = self.scorer.score_steps(batch)

@@ -107,7 +107,8 @@ def evaluate_dataset(name: str, problems: Sequence[MathProblem], engine: Rollout
             reasons = [o.finish_reason for per in outs for o in per]
             grades = iter(grade_responses(grader, flat, golds, reasons, number_fallback=number_fallback))
             for i, per_out, per_text in zip(chunk, outs, texts):
-                n_ok, scores = 0, (reranker.scores(prompts[i], per_out) if reranker and mode == "sample" else None)
+                n_ok, scores = 0, (reranker.scores(prompts[i], per_out, problems[i].question)
+                                   if reranker and mode == "sample" else None)
                 graded = []
                 for j, (out, text) in enumerate(zip(per_out, per_text)):
                     g = next(grades)

@@ -32,6 +32,10 @@ class Rollout:
         """[B] the prompt text of each row of `experience`."""
         return [self.prompt_texts[i] for i in self.experience.prompt_index.tolist()]
 
+    def row_questions(self) -> list[str]:
+        """[B] the bare question of each row of `experience` (reward models with their own prompt format)."""
+        return [self.problems[i].question for i in self.experience.prompt_index.tolist()]
+
 
 @dataclass
 class Scores:

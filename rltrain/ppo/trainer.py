@@ -165,7 +165,7 @@ class PPOTrainer:
         dev, exp = self.info.device, rollout.experience
         success, _ = self._grade(rollout.problems, rollout.outputs)
         scoring = build_scoring_batch(rollout.row_prompts(), exp.response_ids, exp.response_mask, self.separators,
-                                      self.tokenizer)
+                                      self.tokenizer, questions=rollout.row_questions())
         step_scores = self.prm.score_steps(scoring).to(dev) if self.prm is not None else None
         orm = self.orm.score(scoring).float() if self.orm is not None else torch.zeros(exp.size)
         outcome = (success * self.cfg.reward.success + self.cfg.reward.orm_coef * orm).to(dev)

@@ -13,7 +13,7 @@ reward models learn to predict the reward they stand in for.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 from rltrain.grading.responses import STOPPED_FINISH, grade_responses
 from rltrain.rewards.render import split_steps
@@ -67,10 +67,17 @@ class RolloutCompleter:
                  for o in per] for pre, per in zip(prefixes, outs)]
 
 
+def count_step_prefixes(solutions: Sequence[Solution]) -> int:
+    """How many step prefixes `auto_label_steps` completes (every step but each solution's last)."""
+    return sum(max(0, len(s.steps) - 1) for s in solutions)
+
+
 def auto_label_steps(solutions: Sequence[Solution], completer: Completer, grader, *, m: int = 4,
-                     soft: bool = False, number_fallback: bool = True, chunk: int = 64) -> list[StepExample]:
+                     soft: bool = False, number_fallback: bool = True, chunk: int = 64,
+                     progress: Callable[[int], None] | None = None) -> list[StepExample]:
     """One StepExample per solution with Math-Shepherd labels (hard, or soft with `soft=True`);
-    truncated completions and truncated solutions count as wrong."""
+    truncated completions and truncated solutions count as wrong. `progress(n)` after each chunk of
+    n step prefixes is labelled (`count_step_prefixes` of them in all)."""
     if m < 1:
         raise ValueError(f"auto_label_steps: `m` must be >= 1, got {m}")
     requests = [(i, k) for i, s in enumerate(solutions) for k in range(len(s.steps) - 1)]
@@ -84,6 +91,8 @@ def auto_label_steps(solutions: Sequence[Solution], completer: Completer, grader
                                       number_fallback=number_fallback))
         for key, per in zip(part, done):
             fractions[key] = sum(next(grades).score > 0 for _ in per) / max(1, len(per))
+        if progress is not None:
+            progress(len(part))
     finals = grade_responses(grader, ["".join(s.steps) for s in solutions], [s.gold for s in solutions],
                              [s.finish_reason for s in solutions], number_fallback=number_fallback)
     examples = []

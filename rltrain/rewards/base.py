@@ -26,13 +26,16 @@ class ScoringBatch:
     segments: `StepSegments` of the responses; step_texts: B lists of num_steps[b] strings,
     the decoded text of each step (delimiter included, special tokens left out), concatenating
     to the response text. A step's reward is placed at its last token (`segments.is_boundary`),
-    which may be a stop token."""
+    which may be a stop token. questions: B bare question texts (no template, no instruction), for
+    reward models whose own format wraps the question (Math-Shepherd, Qwen2.5-Math-PRM, chat-template
+    ORMs); None: they read `prompts`."""
 
     prompts: Sequence[str]
     response_ids: torch.Tensor
     response_mask: torch.Tensor
     segments: StepSegments
     step_texts: Sequence[Sequence[str]]
+    questions: Sequence[str] | None = None
 
     @property
     def size(self) -> int:
@@ -53,14 +56,17 @@ class OutcomeRewardModel(Protocol):
 
 
 def build_scoring_batch(prompts: Sequence[str], response_ids: torch.Tensor, response_mask: torch.Tensor,
-                        separator_ids: StepDelimiter | Sequence[int], tokenizer) -> ScoringBatch:
+                        separator_ids: StepDelimiter | Sequence[int], tokenizer, *,
+                        questions: Sequence[str] | None = None) -> ScoringBatch:
     """Segment the responses and decode each step's text with the policy's tokenizer.
 
     separator_ids: what `rltrain.data.separator_token_ids(tokenizer, delimiter)` returns (or a
-    plain id list, see `kernels.segment_steps`).
+    plain id list, see `kernels.segment_steps`). questions: the bare question of each row (optional).
     """
     if len(prompts) != response_ids.shape[0]:
         raise ValueError(f"build_scoring_batch: {len(prompts)} prompts for {response_ids.shape[0]} responses")
+    if questions is not None and len(questions) != len(prompts):
+        raise ValueError(f"build_scoring_batch: {len(questions)} questions for {len(prompts)} prompts")
     segments = segment_steps(response_ids, response_mask, separator_ids)
     ends = [torch.nonzero(row).squeeze(1).tolist() for row in segments.is_boundary]
     step_texts = []
@@ -69,4 +75,5 @@ def build_scoring_batch(prompts: Sequence[str], response_ids: torch.Tensor, resp
         ids = response_ids[b].tolist()
         pieces = [ids[s:e + 1] for s, e in zip(starts, row_ends)]
         step_texts.append(tokenizer.batch_decode(pieces, skip_special_tokens=True) if pieces else [])
-    return ScoringBatch(list(prompts), response_ids, response_mask.bool(), segments, step_texts)
+    return ScoringBatch(list(prompts), response_ids, response_mask.bool(), segments, step_texts,
+                        list(questions) if questions is not None else None)

@@ -4,6 +4,11 @@ The model maps (input_ids [b, T], attention_mask [b, T]) to per-token logits [b,
 (`ValueHeadModel`, `StepTagLM`). Rows are sorted by length and packed, right-padded, into
 micro-batches of at most `token_budget` padded tokens (a longer row runs alone); only the
 logits at each row's read positions are kept.
+
+With `collective=True` (a model sharded with FSDP2 over the ranks, `sharded.py`) every forward is a
+collective: each rank runs the same number of micro-batches, the most any rank's packing needs
+(the rows split into that many near-equal groups, as the PPO phases do), and a rank with fewer
+rows forwards a one-token placeholder row for each group it lacks.
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from rltrain.batching import plan_batches
+from rltrain.batching import even_groups, plan_batches
 from rltrain.rewards.render import Row
 
 
@@ -26,17 +31,29 @@ def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device | 
     return ids.to(device), mask.to(device)
 
 
+def _collective_batches(lengths: list[int], token_budget: int, device: torch.device | str) -> list[list[int]]:
+    """`count` groups (the max over ranks of this packing's batch count); empty groups pad the short ranks."""
+    from rltrain.distributed.setup import all_reduce_max
+
+    count = all_reduce_max(len(plan_batches(lengths, 0, token_budget)), torch.device(device))
+    groups = even_groups(lengths, min(count, len(lengths))) if lengths else []
+    return groups + [[] for _ in range(count - len(groups))]
+
+
 @torch.no_grad()
 def read_logits(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], rows: Sequence[Row], *,
-                pad_id: int, token_budget: int = 16384, device: torch.device | str = "cpu") -> list[torch.Tensor]:
+                pad_id: int, token_budget: int = 16384, device: torch.device | str = "cpu",
+                collective: bool = False) -> list[torch.Tensor]:
     """For each row, the float32 CPU logits at its positions ([len(row.positions)])."""
     if token_budget < 1:
         raise ValueError(f"read_logits: `token_budget` must be >= 1, got {token_budget}")
     out: list[torch.Tensor] = [torch.zeros(0)] * len(rows)
     todo = [i for i, r in enumerate(rows) if r.positions]
-    for batch in plan_batches([len(rows[i].input_ids) for i in todo], 0, token_budget):
+    lengths = [len(rows[i].input_ids) for i in todo]
+    batches = _collective_batches(lengths, token_budget, device) if collective else plan_batches(lengths, 0, token_budget)
+    for batch in batches:
         index = [todo[j] for j in batch]
-        ids, mask = pad_rows([rows[i].input_ids for i in index], pad_id, device)
+        ids, mask = pad_rows([rows[i].input_ids for i in index] or [[pad_id]], pad_id, device)
         logits = model(ids, mask).float().cpu()
         for k, i in enumerate(index):
             out[i] = logits[k, rows[i].positions]

@@ -5,6 +5,9 @@ downloaded (Hugging Face cache) only with `reward.allow_download`. Learned
 scorers live in `rltrain.rewards.<reward.scorer_module>` (default `scorers`)
 which must offer `load_prm(path, policy_tokenizer=..., device=...)` / `load_orm(...)`
 returning objects that satisfy `rltrain.rewards.base` (`score_steps -> [B, K]`, `score -> [B]`).
+The default module also gets the reward models' options (`scorer_options`): the format
+(`reward.prm_format` / `orm_format`), `reward.scoring` (dtype, token budget, FSDP2 sharding),
+`reward.scalar_head` and the implicit PRM's reference and beta.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import importlib
 
 import torch
 
-from rltrain.config.environment import looks_local
+from rltrain.config.environment import BUILTIN_SCORERS, looks_local
 from rltrain.config.schema import RewardConfig
 
 
@@ -20,7 +23,20 @@ class ScorerUnavailable(RuntimeError):
     pass
 
 
-def _load_learned(module_name: str, path: str, kind: str, device: torch.device, tokenizer, allow_download: bool):
+def scorer_options(cfg: RewardConfig, kind: str, device: torch.device) -> dict:
+    """Keyword arguments of the default module's `load_prm` / `load_orm` from the reward config
+    (dtype None = "auto": bfloat16 on CUDA, float32 elsewhere)."""
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(cfg.scoring.dtype)
+    options = dict(format=cfg.prm_format if kind == "prm" else cfg.orm_format, dtype=dtype,
+                   token_budget=cfg.scoring.token_budget, shard=cfg.scoring.shard, scalar_head=cfg.scalar_head,
+                   allow_download=cfg.allow_download)
+    if kind == "prm":
+        options.update(implicit_reference=cfg.implicit_reference, implicit_beta=cfg.implicit_beta)
+    return options
+
+
+def _load_learned(cfg: RewardConfig, path: str, kind: str, device: torch.device, tokenizer):
+    module_name, allow_download = cfg.scorer_module, cfg.allow_download
     full = f"rltrain.rewards.{module_name}"
     if allow_download and not looks_local(path):  # a Hub id: the loader gets the downloaded folder
         from rltrain.rewards.value_head import resolve_model_path
@@ -36,7 +52,8 @@ def _load_learned(module_name: str, path: str, kind: str, device: torch.device, 
     if loader is None:
         raise ScorerUnavailable(f"`{full}` has no `load_{kind}(path, policy_tokenizer=..., device=...)` "
                                 "(reward.scorer_module)")
-    return loader(path, policy_tokenizer=tokenizer, device=device)
+    extra = scorer_options(cfg, kind, device) if module_name == BUILTIN_SCORERS else {}
+    return loader(path, policy_tokenizer=tokenizer, device=device, **extra)
 
 
 def build_prm(cfg: RewardConfig, device: torch.device, tokenizer=None):
@@ -49,7 +66,7 @@ def build_prm(cfg: RewardConfig, device: torch.device, tokenizer=None):
         from rltrain.rewards.step_checker import ArithmeticStepChecker
 
         return ArithmeticStepChecker()
-    scorer = _load_learned(cfg.scorer_module, cfg.prm, "prm", device, tokenizer, cfg.allow_download)
+    scorer = _load_learned(cfg, cfg.prm, "prm", device, tokenizer)
     if not isinstance(scorer, ProcessRewardModel):
         raise ScorerUnavailable(f"rltrain.rewards.{cfg.scorer_module}.load_prm returned no ProcessRewardModel")
     return scorer
@@ -60,7 +77,7 @@ def build_orm(cfg: RewardConfig, device: torch.device, tokenizer=None):
 
     if cfg.orm == "none":
         return None
-    scorer = _load_learned(cfg.scorer_module, cfg.orm, "orm", device, tokenizer, cfg.allow_download)
+    scorer = _load_learned(cfg, cfg.orm, "orm", device, tokenizer)
     if not isinstance(scorer, OutcomeRewardModel):
         raise ScorerUnavailable(f"rltrain.rewards.{cfg.scorer_module}.load_orm returned no OutcomeRewardModel")
     return scorer

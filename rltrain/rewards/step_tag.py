@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rltrain.rewards.token_model import TokenScoreModel
+
 DEFAULT_STEP_TAG = " ки"
 DEFAULT_GOOD = "+"
 DEFAULT_BAD = "-"
@@ -60,7 +62,7 @@ class StepTagTokens:
         return ids
 
 
-class StepTagLM(nn.Module):
+class StepTagLM(TokenScoreModel):
     """forward(input_ids [B, T], attention_mask [B, T]) -> [B, T] float32 logit("+") - logit("-")."""
 
     def __init__(self, lm: nn.Module, tokens: StepTagTokens):

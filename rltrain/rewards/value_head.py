@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rltrain.rewards.token_model import TokenScoreModel
+
 HEAD_WEIGHTS = "value_head.safetensors"
 HEAD_CONFIG = "value_head.json"
 FORMAT_VERSION = 1
@@ -62,7 +64,7 @@ class ValueHead(nn.Module):
         return self.linear(hidden.float()).squeeze(-1)
 
 
-class ValueHeadModel(nn.Module):
+class ValueHeadModel(TokenScoreModel):
     """backbone (HF base model returning `last_hidden_state`) + `ValueHead`.
 
     forward(input_ids [B, T], attention_mask [B, T]) -> [B, T] float32 logits (pre-sigmoid).
@@ -80,6 +82,9 @@ class ValueHeadModel(nn.Module):
     @property
     def config(self):
         return self.backbone.config
+
+    def shard_units(self) -> list[nn.Module]:
+        return [self.head, self]
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """[B, T, H] last hidden states of the backbone."""

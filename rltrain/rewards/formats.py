@@ -1,0 +1,91 @@
+"""Which reward-model layout a checkpoint folder holds, read from its files (no model is loaded).
+
+PRM formats (`reward.prm_format`):
+    value-head            rltrain's own: any HF backbone + value_head.safetensors (rm_train writes it)
+    step-tag              Math-Shepherd: a causal LM ("*ForCausalLM"); "+"/"-" logits at " ки" tags
+    qwen-prm              Qwen2.5-Math-PRM: "*ForProcessRewardModel" (Qwen2 backbone + score.0/score.2
+                          head, 2 labels); steps joined by "<extra_0>" in the chat template
+    token-classification  "*ForTokenClassification" (TRL's PRMTrainer layout); read at the separator
+                          after each step
+    implicit              PRIME / EurusPRM: a causal LM and a reference LM (reward.implicit_reference);
+                          never detected (its folder is an ordinary causal LM): forced only
+ORM formats (`reward.orm_format`):
+    value-head            as above
+    sequence-classification  "*ForSequenceClassification" (Skywork-Reward style, TRL's RewardTrainer)
+
+`detect_format(folder, role)` applies the rules in that order; a folder that matches none raises
+`UnknownRewardModelError`, one line saying what was looked for and what was found.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rltrain.rewards.model_config import ORM_FORMATS, PRM_FORMATS
+from rltrain.rewards.value_head import HEAD_WEIGHTS
+
+FORMATS = {"prm": PRM_FORMATS, "orm": ORM_FORMATS}
+
+# (suffix of a config.json architecture, format, what it is), in the order they are tried
+_ARCHITECTURES = {
+    "prm": (("ForProcessRewardModel", "qwen-prm", "Qwen2.5-Math-PRM"),
+            ("ForTokenClassification", "token-classification", "token-classification PRM"),
+            ("ForCausalLM", "step-tag", "Math-Shepherd step-tag PRM")),
+    "orm": (("ForSequenceClassification", "sequence-classification", "sequence-classification ORM"),),
+}
+
+
+class UnknownRewardModelError(ValueError):
+    """A folder none of the known reward-model layouts matches (or one that contradicts a forced format)."""
+
+
+def read_config(folder: str | Path) -> dict:
+    """config.json of a model folder ({} when absent)."""
+    f = Path(folder) / "config.json"
+    if not f.is_file():
+        return {}
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UnknownRewardModelError(f"{f}: not valid JSON ({exc.msg})") from None
+
+
+def architectures(folder: str | Path) -> list[str]:
+    return [str(a) for a in read_config(folder).get("architectures") or []]
+
+
+def _looked_for(role: str) -> str:
+    rules = [f"{HEAD_WEIGHTS} (value-head)"]
+    rules += [f"architectures *{suffix} ({fmt}: {what})" for suffix, fmt, what in _ARCHITECTURES[role]]
+    return "; ".join(rules)
+
+
+def _found(folder: Path) -> str:
+    files = sorted(p.name for p in folder.iterdir())[:12] if folder.is_dir() else []
+    config = read_config(folder)
+    return (f"architectures={config.get('architectures')}, model_type={config.get('model_type')!r}, "
+            f"files={files}")
+
+
+def detect_format(folder: str | Path, role: str) -> str:
+    """The format of a `role` ("prm" | "orm") checkpoint folder, by the rules of this module's docstring."""
+    if role not in FORMATS:
+        raise ValueError(f"detect_format: role must be 'prm' or 'orm', got {role!r}")
+    folder = Path(folder)
+    if (folder / HEAD_WEIGHTS).is_file():
+        return "value-head"
+    for arch in architectures(folder):
+        for suffix, fmt, _ in _ARCHITECTURES[role]:
+            if arch.endswith(suffix):
+                return fmt
+    key = f"reward.{role}_format"
+    raise UnknownRewardModelError(
+        f"{folder}: not {'an' if role == 'orm' else 'a'} {role.upper()} layout rltrain knows; looked for {_looked_for(role)}; found {_found(folder)}"
+        f"; to force a format set {key} to one of {FORMATS[role]}")
+
+
+def check_format(fmt: str, role: str) -> str:
+    allowed = ("auto",) + FORMATS[role]
+    if fmt not in allowed:
+        raise ValueError(f"reward.{role}_format must be one of {allowed}, got {fmt!r}")
+    return fmt

@@ -1,0 +1,28 @@
+"""The reward models' config: format names and `RewardScoringConfig` (the trainer's `reward.scoring`).
+
+Plain data, no torch: the trainer's config (`rltrain.config.schema.RewardConfig`) embeds it and
+validates it before any model loads. `formats.py` detects the formats named here.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rltrain.config_base import StrictModel
+
+PRM_FORMATS = ("value-head", "step-tag", "qwen-prm", "token-classification", "implicit")
+ORM_FORMATS = ("value-head", "sequence-classification")
+SCALAR_HEADS = ("sigmoid", "raw")
+DEFAULT_IMPLICIT_BETA = 0.001  # EurusPRM's usage
+
+
+class RewardScoringConfig(StrictModel):
+    """How learned PRM / ORM checkpoints run inside the trainer: precision, micro-batch size, sharding."""
+
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="reward-model parameter dtype (auto: bfloat16 on GPU, float32 on CPU)")
+    token_budget: int = Field(16384, ge=1, description="padded tokens per reward-model micro-batch (a longer row "
+                                                       "runs alone)")
+    shard: bool = Field(False, description="FSDP2-shard the reward models over the trainer's ranks, as the reference "
+                                           "model is (each rank holds 1/world of the weights)")

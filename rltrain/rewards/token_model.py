@@ -1,0 +1,28 @@
+"""The one interface every learned reward model is driven through: a per-token logit model.
+
+    z = model(input_ids, attention_mask)     # [B, T] float32, one number per token
+
+A scorer (`scorers.py`) renders text into rows, reads `z` at each row's read positions
+(`batched.read_logits`) and turns the numbers read into scores with a `ReadOut`
+(`readouts.py`): sigmoid for a value head, for the "+"/"-" logit difference of a step-tag LM
+and for the positive-minus-negative logit of a 2-label classifier; the number itself for a
+1-label classifier read raw; differences of a running sum for an implicit PRM.
+
+`shard_units()` names the modules FSDP2 wraps as roots when reward scoring is sharded
+(`sharded.py`), children before the modules holding them: the model itself; a float32 head
+before the bf16 body holding it (FSDP2 gathers one dtype per unit); each LM of a model holding
+two (the implicit PRM). A unit's `forward` must be what the model calls, so that FSDP2's
+pre-forward hook gathers the unit's root parameters (embeddings, norm, heads) before they are used.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+
+class TokenScoreModel(nn.Module):
+    """Base of the reward models' token-logit modules: forward(input_ids [B, T], attention_mask [B, T])
+    -> [B, T] float32."""
+
+    def shard_units(self) -> list[nn.Module]:
+        """The modules to `fully_shard` as roots (default: the whole model)."""
+        return [self]
