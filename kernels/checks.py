@@ -109,3 +109,21 @@ def valid_and_lengths(op: str, mask: torch.Tensor) -> tuple[torch.Tensor, torch.
     if B and T and bool((position_sum != length * (length - 1) / 2).any()):
         raise not_right_padded(op)
     return valid, length.to(torch.int64)
+
+
+def non_finite(op: str, name: str, row: int) -> ValueError:
+    """The error of the reward ops for a NaN or infinite input entry (first bad row)."""
+    where = "" if name == "outcome" else " at a valid position" if name != "step_scores" else " in a read step"
+    return ValueError(f"{op}: `{name}` has a NaN or infinite value{where} in row {row}")
+
+
+def raise_for_status(op: str, status: torch.Tensor, bits) -> None:
+    """Raise the error a Triton reward kernel's per-row status words [B] report; bits: (name, bit)
+    pairs in reporting order ("mask" = not right-padded)."""
+    for name, bit in bits:
+        rows = torch.nonzero(status & bit).flatten().tolist()
+        if rows and name == "mask":
+            raise not_right_padded(op)
+        if rows:
+            raise non_finite(op, name, rows[0])
+    raise AssertionError(f"{op}: unknown status {status.tolist()}")

@@ -11,7 +11,7 @@ import torch
 
 from kernels.backend import resolve_backend
 from kernels.checks import (FLOAT_DTYPES, as_step_delimiter, check_finite_scalar, check_tensor,
-                            check_tokens_and_mask, not_right_padded, valid_and_lengths)
+                            check_tokens_and_mask, non_finite, raise_for_status, valid_and_lengths)
 from kernels.shaping import shaping_spec
 from kernels.step_delimiter import StepDelimiter
 
@@ -59,7 +59,8 @@ def fused_reward_gae(
     per response); step_scores [B, K] float PRM scores, K >= max num_steps (None: no process
     reward; columns >= num_steps[b] are never read); logprobs / ref_logprobs [B, T] float, both
     or neither (KL penalty -kl_coef * (logp - ref) on every valid token); shaping: a mode of
-    `kernels.shaping.SHAPING_MODES` ("none", "clip", "delta", "clip_delta").
+    `kernels.shaping.SHAPING_MODES` ("none", "clip", "delta", "clip_delta", "min_form",
+    "clip_min_form").
     Returns RewardGAE(rewards, advantages, returns [B, T] float32; num_steps [B] int32;
     process_return [B] float32 = sum_k prm_coef * shaped_k, computed in the same pass).
     Outputs carry no gradient (they are PPO targets). Semantics: ../shared/DESIGN.md
@@ -95,13 +96,13 @@ def fused_reward_gae(
 
     chosen = resolve_backend(backend, dev, _OP)
     if chosen == "triton":
-        from kernels.reward_gae_triton import reward_gae_triton
+        from kernels.reward_gae_triton import STATUS_BITS, reward_gae_triton
 
         *outputs, status = reward_gae_triton(token_ids, mask, values, outcome, *args)
         rewards, advantages, returns, num_steps, process_return = outputs
         max_steps, worst = torch.stack([num_steps.max(), status.max()]).tolist() if B else (0, 0)
         if worst:
-            _raise_for_status(status)
+            raise_for_status(_OP, status, STATUS_BITS)
     else:
         from kernels.reward_gae_torch import NonFiniteInput, reward_gae_torch
 
@@ -109,27 +110,10 @@ def fused_reward_gae(
         try:
             outputs = reward_gae_torch(token_ids, valid, lengths, values, outcome, *args)
         except NonFiniteInput as exc:
-            raise _non_finite(exc.name, exc.row) from None
+            raise non_finite(_OP, exc.name, exc.row) from None
         rewards, advantages, returns, num_steps, process_return = outputs
         max_steps = int(num_steps.max()) if B and step_scores is not None else 0
     if step_scores is not None and max_steps > step_scores.shape[1]:
         raise ValueError(f"{_OP}: `step_scores` has {step_scores.shape[1]} columns but a response has "
                          f"{max_steps} steps (need K >= max num_steps)")
     return RewardGAE(rewards, advantages, returns, num_steps, process_return)
-
-
-def _non_finite(name: str, row: int) -> ValueError:
-    where = "" if name == "outcome" else " at a valid position" if name != "step_scores" else " in a read step"
-    return ValueError(f"{_OP}: `{name}` has a NaN or infinite value{where} in row {row}")
-
-
-def _raise_for_status(status: torch.Tensor) -> None:
-    from kernels.reward_gae_triton import STATUS_BITS
-
-    for name, bit in STATUS_BITS:
-        rows = torch.nonzero(status & bit).flatten().tolist()
-        if rows and name == "mask":
-            raise not_right_padded(_OP)
-        if rows:
-            raise _non_finite(name, rows[0])
-    raise AssertionError(f"{_OP}: unknown status {status.tolist()}")
