@@ -1,8 +1,10 @@
 """Sharded, atomic checkpoints with torch.distributed.checkpoint (DCP), and HF export.
 
-<run_dir>/checkpoints/iter-000012/   DCP shards of actor / critic models and optimizers
+<run_dir>/checkpoints/iter-000012/   DCP shards of actor / critic models and optimizers (no
+                                     critic for the critic-free estimators, ppo.estimator != gae)
                                      + rank<r>.pt: RNG states (torch, python, numpy), LR
-                                     schedulers, KL controller, iteration (= data position)
+                                     schedulers, KL controller, iteration (= data position),
+                                     the estimator
 A checkpoint is written to `.tmp-iter-…` and renamed when every rank has finished, so a
 crash never leaves a half-written `iter-*`; only the newest `keep_last` are kept.
 """
@@ -41,8 +43,10 @@ def _set_rng_state(state: dict) -> None:
 
 def _sharded_state(trainer) -> dict:
     actor, actor_opt = get_state_dict(trainer.actor, trainer.actor_opt)
-    critic, critic_opt = get_state_dict(trainer.critic, trainer.critic_opt)
-    return {"actor": actor, "actor_optim": actor_opt, "critic": critic, "critic_optim": critic_opt}
+    state = {"actor": actor, "actor_optim": actor_opt}
+    if trainer.critic is not None:
+        state["critic"], state["critic_optim"] = get_state_dict(trainer.critic, trainer.critic_opt)
+    return state
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -62,8 +66,9 @@ def save_checkpoint(trainer, run_dir: Path, keep_last: int) -> Path:
     dcp.save(_sharded_state(trainer), checkpoint_id=str(tmp))
     extra = {"iteration": trainer.iteration, "data_position": trainer.iteration * trainer.cfg.rollout.prompts,
              "rng": _rng_state(), "kl": trainer.kl.state_dict(),
-             "actor_sched": trainer.actor_sched.state_dict(), "critic_sched": trainer.critic_sched.state_dict(),
-             "world_size": trainer.info.world_size}
+             "actor_sched": trainer.actor_sched.state_dict(),
+             "critic_sched": trainer.critic_sched.state_dict() if trainer.critic_sched is not None else None,
+             "estimator": trainer.cfg.ppo.estimator, "world_size": trainer.info.world_size}
     torch.save(extra, tmp / f"rank{trainer.info.rank}.pt")
     _barrier()
     if trainer.info.is_main:
@@ -85,14 +90,20 @@ def load_checkpoint(trainer, path: Path) -> None:
     if extra["data_position"] != extra["iteration"] * trainer.cfg.rollout.prompts:
         raise ValueError(f"checkpoint {path} was written with another rollout.prompts; the data position "
                          f"({extra['data_position']} problems) cannot be continued exactly")
+    saved = extra.get("estimator", "gae")
+    if (saved == "gae") != (trainer.critic is not None):
+        raise ValueError(f"checkpoint {path} was written with ppo.estimator={saved} "
+                         f"({'a critic' if saved == 'gae' else 'no critic'}); resume with ppo.estimator="
+                         f"{'gae' if saved == 'gae' else 'grpo, rloo or reinforce_pp'} (got {trainer.cfg.ppo.estimator})")
     state = _sharded_state(trainer)
     dcp.load(state, checkpoint_id=str(path))
     set_state_dict(trainer.actor, trainer.actor_opt, model_state_dict=state["actor"],
                    optim_state_dict=state["actor_optim"])
-    set_state_dict(trainer.critic, trainer.critic_opt, model_state_dict=state["critic"],
-                   optim_state_dict=state["critic_optim"])
     trainer.actor_sched.load_state_dict(extra["actor_sched"])
-    trainer.critic_sched.load_state_dict(extra["critic_sched"])
+    if trainer.critic is not None:
+        set_state_dict(trainer.critic, trainer.critic_opt, model_state_dict=state["critic"],
+                       optim_state_dict=state["critic_optim"])
+        trainer.critic_sched.load_state_dict(extra["critic_sched"])
     trainer.kl.load_state_dict(extra["kl"])
     trainer.iteration = int(extra["iteration"])
     trainer.sync_engine()
