@@ -5,8 +5,8 @@ the public trainers (bench/estimator_baselines.py).
 
 On a GPU: Triton, the torch reference and the loop at 1024 x 4096 (and smaller); on CPU: the
 torch reference and the loop at 256 x 2048 (the Triton interpreter is a correctness tool, not a
-timing one). The fused op does more than the loop: step segmentation over a text delimiter
-(`kernels.StepDelimiter`), Clip-Delta shaping of the PRM's step scores, the KL penalty, the
+timing one). The fused op does more than the loop: step segmentation (a plain id set, "ids", or a
+text delimiter over token texts, "text": `kernels.StepDelimiter`), Clip-Delta shaping of the PRM's step scores, the KL penalty, the
 return-to-go, the grouped statistics and the advantages, in one call; 8 samples per prompt.
 """
 from __future__ import annotations
@@ -23,19 +23,22 @@ GPU_SIZES = [(256, 2048), (1024, 4096)]
 CPU_SIZES = [(64, 512), (256, 2048)]
 SIZES = GPU_SIZES if torch.cuda.is_available() else CPU_SIZES
 KERNELS = (["triton"] if torch.cuda.is_available() else []) + ["torch"]
+IMPLS = [f"{k}-{sep}" for k in KERNELS for sep in ("ids", "text")] + ["loop"]
 GROUP = 8
 
 
 @pytest.mark.parametrize("estimator", ["grpo", "rloo"])
-@pytest.mark.parametrize("impl", KERNELS + ["loop"])
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("B,T", SIZES, ids=[f"{b}x{t}" for b, t in SIZES])
 def test_reward_advantages(benchmark, bench_device, estimator, impl, B, T):
     inputs = make_inputs(B, T, bench_device)
     if impl != "loop":
+        backend, sep = impl.split("-")
         fn = lambda: kernels.fused_reward_advantages(  # noqa: E731
             inputs["token_ids"], inputs["mask"], inputs["outcome"], estimator=estimator, group_size=GROUP,
-            separator_ids=TEXT_STEPS, step_scores=inputs["step_scores"], logprobs=inputs["logprobs"],
-            ref_logprobs=inputs["ref_logprobs"], shaping="clip_delta", kl_coef=0.05, backend=impl)
+            separator_ids=[1, 2] if sep == "ids" else TEXT_STEPS, step_scores=inputs["step_scores"],
+            logprobs=inputs["logprobs"], ref_logprobs=inputs["ref_logprobs"], shaping="clip_delta", kl_coef=0.05,
+            backend=backend)
     else:
         fn = lambda: loop_group_advantages(inputs["mask"], inputs["outcome"], inputs["logprobs"],  # noqa: E731
                                            inputs["ref_logprobs"], 0.05, 1.0, GROUP, estimator)

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from kernels.backend import resolve_backend
-from kernels.checks import (FLOAT_DTYPES, as_step_delimiter, check_finite_scalar, check_tensor,
-                            check_tokens_and_mask, non_finite, raise_for_status, valid_and_lengths)
+from kernels.checks import (check_finite_scalar, check_reward_args, check_step_columns, max_steps_after_triton,
+                            non_finite, valid_and_lengths)
 from kernels.estimators import DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, NORMALIZATIONS
-from kernels.shaping import shaping_spec
-from kernels.step_delimiter import StepDelimiter
 
 _OP = "fused_reward_advantages"
 
@@ -80,20 +78,10 @@ def fused_reward_advantages(
     bad shapes / dtypes / options, a mask that is not right-padded, and non-finite inputs (as
     `fused_reward_gae`).
     """
-    token_ids, mask = check_tokens_and_mask(_OP, token_ids, mask)
-    B, T = token_ids.shape
-    dev = token_ids.device
-    outcome = check_tensor(_OP, "outcome", outcome, shape=(B,), dtypes=FLOAT_DTYPES, device=dev)
-    if (logprobs is None) != (ref_logprobs is None):
-        raise ValueError(f"{_OP}: pass both `logprobs` and `ref_logprobs` for the KL penalty, or neither")
-    if logprobs is not None:
-        check_tensor(_OP, "logprobs", logprobs, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
-        check_tensor(_OP, "ref_logprobs", ref_logprobs, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
-    if step_scores is not None:
-        check_tensor(_OP, "step_scores", step_scores, ndim=2, dtypes=FLOAT_DTYPES, device=dev)
-        if step_scores.shape[0] != B:
-            raise ValueError(f"{_OP}: `step_scores` must have {B} rows (one per response), "
-                             f"got shape {tuple(step_scores.shape)}")
+    r = check_reward_args(_OP, token_ids, mask, outcome, separator_ids=separator_ids, step_scores=step_scores,
+                          logprobs=logprobs, ref_logprobs=ref_logprobs, shaping=shaping, eta=eta, prm_coef=prm_coef,
+                          kl_coef=kl_coef, gamma=gamma)
+    B = r.token_ids.shape[0]
     if estimator not in ESTIMATORS:
         raise ValueError(f"{_OP}: `estimator` must be one of {ESTIMATORS}, got {estimator!r}")
     group_size = _group_size(estimator, group_size, B)
@@ -104,41 +92,30 @@ def fused_reward_advantages(
                          f"estimator {estimator!r} normalises returns")
     if not isinstance(scale_std, bool):
         raise ValueError(f"{_OP}: `scale_std` must be a bool, got {scale_std!r}")
-    spec = shaping_spec(_OP, shaping)
-    eta = check_finite_scalar(_OP, "eta", eta)
-    prm_coef = check_finite_scalar(_OP, "prm_coef", prm_coef)
-    kl_coef = check_finite_scalar(_OP, "kl_coef", kl_coef)
-    gamma = check_finite_scalar(_OP, "gamma", gamma, low=0.0, high=1.0)
     std_floor = check_finite_scalar(_OP, "std_floor", std_floor)
     if std_floor <= 0:
         raise ValueError(f"{_OP}: `std_floor` must be > 0 (a group whose returns are all equal has std 0), "
                          f"got {std_floor}")
-    sep = StepDelimiter.from_ids(()) if separator_ids is None else as_step_delimiter(_OP, separator_ids)
     scale_std = scale_std if estimator == "grpo" else estimator == "reinforce_pp"  # rloo never scales
-    args = (sep, step_scores, logprobs, ref_logprobs, spec, eta, prm_coef, kl_coef, gamma, estimator, group_size,
-            scale_std, normalize == "rewards", std_floor)
+    args = (r.delimiter, r.step_scores, r.logprobs, r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma,
+            estimator, group_size, scale_std, normalize == "rewards", std_floor)
 
-    chosen = resolve_backend(backend, dev, _OP)
+    chosen = resolve_backend(backend, r.token_ids.device, _OP)
     if chosen == "triton":
         from kernels.reward_advantages_triton import STATUS_BITS, reward_advantages_triton
 
-        *outputs, status = reward_advantages_triton(token_ids, mask, outcome, *args)
-        num_steps = outputs[3]
-        max_steps, worst = torch.stack([num_steps.max(), status.max()]).tolist() if B else (0, 0)
-        if worst:
-            raise_for_status(_OP, status, STATUS_BITS)
+        *outputs, status = reward_advantages_triton(r.token_ids, r.mask, r.outcome, *args)
+        max_steps = max_steps_after_triton(_OP, outputs[3], status, STATUS_BITS)
     else:
         from kernels.reward_advantages_torch import NonFiniteInput, reward_advantages_torch
 
-        valid, lengths = valid_and_lengths(_OP, mask)
+        valid, lengths = valid_and_lengths(_OP, r.mask)
         try:
-            outputs = reward_advantages_torch(token_ids, valid, lengths, outcome, *args)
+            outputs = reward_advantages_torch(r.token_ids, valid, lengths, r.outcome, *args)
         except NonFiniteInput as exc:
             raise non_finite(_OP, exc.name, exc.row) from None
         max_steps = int(outputs[3].max()) if B and step_scores is not None else 0
-    if step_scores is not None and max_steps > step_scores.shape[1]:
-        raise ValueError(f"{_OP}: `step_scores` has {step_scores.shape[1]} columns but a response has "
-                         f"{max_steps} steps (need K >= max num_steps)")
+    check_step_columns(_OP, step_scores, max_steps)
     return RewardAdvantages(*outputs)
 
 

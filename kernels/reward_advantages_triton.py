@@ -20,9 +20,8 @@ import triton.language as tl
 
 from kernels.shaping import ShapingSpec
 from kernels.step_delimiter import StepDelimiter
-from kernels.triton_rewards import STATUS_BITS, reward_pass_kernel
-from kernels.triton_steps import (as_loadable_mask, block_size, delimiter_args, new_output, row_major,
-                                  score_block_size)
+from kernels.triton_rewards import STATUS_BITS, launch_reward_pass
+from kernels.triton_steps import as_loadable_mask, block_size, new_output, row_major, score_block_size
 
 __all__ = ["STATUS_BITS", "reward_advantages_triton"]
 
@@ -91,36 +90,15 @@ def reward_advantages_triton(token_ids, mask, outcome, delimiter: StepDelimiter,
     float32 and a [B] int32 status word per row (bits in STATUS_BITS, as `fused_reward_gae`'s).
     """
     B, T = token_ids.shape
-    dev = token_ids.device
-    token_ids, mask = row_major(token_ids), row_major(as_loadable_mask(mask))
-    outcome = outcome.contiguous()
-    table, table_size, run, simple = delimiter_args(delimiter, dev)
-    out = new_output((3, B, T), torch.float32, dev)
-    nsteps = new_output((B,), torch.int32, dev)
-    process = new_output((B,), torch.float32, dev)
-    status = new_output((B,), torch.int32, dev)
-    stats = new_output((3, B), torch.float32, dev)
-    sparse = new_output((B, T), torch.float32, dev) if per_reward else stats
-    has_scores = step_scores is not None and step_scores.shape[1] > 0
-    has_kl = logprobs is not None
-    scores = row_major(step_scores) if has_scores else outcome.view(B, 1)
-    K = scores.shape[1] if has_scores else 0
-    mins = new_output((B, K), torch.float32, dev) if has_scores and spec.min_form else stats
-    logp = row_major(logprobs) if has_kl else out[0]
-    ref = row_major(ref_logprobs) if has_kl else out[0]
+    stats = new_output((3, B), torch.float32, token_ids.device)
+    sparse = new_output((B, T), torch.float32, token_ids.device) if per_reward else None
+    out, nsteps, process, status = launch_reward_pass(
+        token_ids, mask, outcome, delimiter, step_scores, logprobs, ref_logprobs, spec, eta, prm_coef, kl_coef, gamma,
+        gamma, alloc=new_output, block_size=block_size, score_block_size=score_block_size, stats=stats, sparse=sparse)
     if B > 0:
-        reward_pass_kernel[(B,)](
-            token_ids, mask, table, table_size, run, out[0], outcome, scores, logp, ref,
-            mins, out[0], out[1], out[2], sparse, nsteps, process, stats, status,
-            B, T, K,
-            token_ids.stride(0), mask.stride(0), 0, scores.stride(0), logp.stride(0), ref.stride(0),
-            eta, prm_coef, kl_coef, gamma, gamma,
-            HAS_SCORES=has_scores, HAS_KL=has_kl, CLIP=spec.clip, DELTA=spec.delta, MIN_FORM=spec.min_form,
-            HAS_VALUES=False, ROW_STATS=True, PER_REWARD=per_reward, SIMPLE=simple,
-            BLOCK=block_size(T), KBLOCK=score_block_size(K),
-        )
+        mask = row_major(as_loadable_mask(mask))
         _group_advantage_kernel[(B,)](
-            stats, out[2], sparse, mask, out[1], B, T, group_size, mask.stride(0), std_floor,
+            stats, out[2], sparse if per_reward else stats, mask, out[1], B, T, group_size, mask.stride(0), std_floor,
             LEAVE_ONE_OUT=estimator == "rloo", PER_REWARD=per_reward, SCALE_STD=scale_std,
             GBLOCK=group_block(group_size), BLOCK=block_size(T),
         )

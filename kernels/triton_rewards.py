@@ -22,11 +22,14 @@ Every other input is read once; non-finite valid entries are flagged per row in 
 """
 from __future__ import annotations
 
+import torch
 import triton
 import triton.language as tl
 
+from kernels.shaping import ShapingSpec
+from kernels.step_delimiter import StepDelimiter
 from kernels.triton_scans import suffix_min, suffix_scan_affine
-from kernels.triton_steps import row_masks, step_states
+from kernels.triton_steps import as_loadable_mask, delimiter_args, row_major, row_masks, step_states
 
 # bits of the per-row status word the kernel writes
 STATUS_BITS = (("mask", 1), ("outcome", 4), ("logprobs", 16), ("ref_logprobs", 32), ("step_scores", 8),
@@ -205,3 +208,45 @@ def reward_pass_kernel(
         tl.store(stats_ptr + row, 1.0)
         tl.store(stats_ptr + B + row, y_next)
         tl.store(stats_ptr + 2 * B + row, 0.0)
+
+
+def launch_reward_pass(token_ids, mask, outcome, delimiter: StepDelimiter, step_scores, logprobs, ref_logprobs,
+                       spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, decay, *, alloc, block_size, score_block_size,
+                       values=None, stats=None, sparse=None):
+    """Allocate the outputs with `alloc(shape, dtype, device)` and launch `reward_pass_kernel`, one
+    program per row; `block_size(T)` / `score_block_size(K)` give the block lengths (the launcher's
+    own functions, so tests can replace them there). values: the critic's [B, T] (GAE), or None
+    (the return-to-go, and the row statistics into `stats` [3, B]; per reward also the suffix sums
+    into `sparse` [B, T] when it is given). Returns (out [3, B, T]: rewards, advantages, returns;
+    num_steps [B] int32, process_return [B] float32, status [B] int32)."""
+    B, T = token_ids.shape
+    dev = token_ids.device
+    token_ids, mask = row_major(token_ids), row_major(as_loadable_mask(mask))
+    outcome = outcome.contiguous()
+    table, table_size, run, simple = delimiter_args(delimiter, dev)
+    out = alloc((3, B, T), torch.float32, dev)
+    nsteps = alloc((B,), torch.int32, dev)
+    process = alloc((B,), torch.float32, dev)
+    status = alloc((B,), torch.int32, dev)
+    has_scores = step_scores is not None and step_scores.shape[1] > 0
+    has_kl = logprobs is not None
+    values = row_major(values) if values is not None else None
+    dummy = values if values is not None else out[0]  # for pointers a launch does not read
+    scores = row_major(step_scores) if has_scores else outcome.view(B, 1)
+    K = scores.shape[1] if has_scores else 0
+    mins = alloc((B, K), torch.float32, dev) if has_scores and spec.min_form else dummy
+    logp = row_major(logprobs) if has_kl else dummy
+    ref = row_major(ref_logprobs) if has_kl else dummy
+    if B > 0:
+        reward_pass_kernel[(B,)](
+            token_ids, mask, table, table_size, run, dummy, outcome, scores, logp, ref,
+            mins, out[0], out[1], out[2], sparse if sparse is not None else dummy, nsteps, process,
+            stats if stats is not None else dummy, status,
+            B, T, K,
+            token_ids.stride(0), mask.stride(0), dummy.stride(0), scores.stride(0), logp.stride(0), ref.stride(0),
+            eta, prm_coef, kl_coef, gamma, decay,
+            HAS_SCORES=has_scores, HAS_KL=has_kl, CLIP=spec.clip, DELTA=spec.delta, MIN_FORM=spec.min_form,
+            HAS_VALUES=values is not None, ROW_STATS=stats is not None, PER_REWARD=sparse is not None,
+            SIMPLE=simple, BLOCK=block_size(T), KBLOCK=score_block_size(K),
+        )
+    return out, nsteps, process, status

@@ -1,4 +1,4 @@
-"""The reward-design experiment end to end on tiny budgets: all eleven designs run (one seed,
+"""The reward-design experiment end to end on tiny budgets: all fifteen designs run (one seed,
 two iterations, a tiny model), the table is written as Markdown + CSV with the expected
 columns, the plots are drawn; a rerun skips finished runs and reuses the initial model, and a
 run that fails is reported in the table and the exit status. `--designs` selects designs and
@@ -25,7 +25,8 @@ TINY = [
 MEANS = ["greedy_acc", "sampling_acc", "steps_per_response", "response_length", "repeated_step_fraction",
          "prm_return", "train_seconds"]
 LABELS = ("success only", "+ ORM", "+ PRM (raw)", "+ PRM Clip", "+ PRM Delta", "+ PRM Clip-Delta", "+ PRM min-form",
-          "GRPO success only", "GRPO + PRM (raw)", "GRPO + PRM Clip-Delta", "GRPO + PRM min-form")
+          "GRPO success only", "GRPO + PRM (raw)", "GRPO + PRM Clip-Delta", "GRPO + PRM min-form", "GRPO + PRM Clip",
+          "GRPO per-reward norm. + PRM Clip", "GRPO mean-only + PRM Clip", "GRPO mean-only + PRM Clip-Delta")
 
 
 def _run(out: Path, *extra: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -35,19 +36,20 @@ def _run(out: Path, *extra: str, timeout: int = 300) -> subprocess.CompletedProc
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def test_config_has_the_eleven_designs_and_the_sets():
+def test_config_has_the_fifteen_designs_and_the_sets():
     exp = load_experiment(REPO / "configs" / "experiments" / "reward_design.yaml")
     assert [d.name for d in exp.designs] == list(DESIGN_ORDER)
     assert len(exp.seeds) >= 3
     assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4,7") == [4, 7]
     names = lambda designs: [d.name for d in designs]  # noqa: E731
     assert names(exp.select("paper")) == list(DESIGN_ORDER[:6])
-    assert names(exp.select("grpo")) == [n for n in DESIGN_ORDER if n.startswith("grpo_")]
-    assert names(exp.select("estimators,success")) == ["success"] + list(DESIGN_ORDER[6:])
+    assert names(exp.select("grpo")) == list(DESIGN_ORDER[7:11])
+    assert names(exp.select("estimators,success")) == ["success"] + list(DESIGN_ORDER[6:11])
+    assert names(exp.select("normalisation")) == list(DESIGN_ORDER[11:])
     assert names(exp.select("all")) == list(DESIGN_ORDER)
     default = exp.sets.get("default")
     assert names(exp.select(None)) == (default if default else list(DESIGN_ORDER))
-    for design in exp.select("grpo"):
+    for design in exp.select("grpo,normalisation"):
         assert design.overrides["ppo.estimator"] == "grpo"
     import pytest
 

@@ -4,17 +4,15 @@ import torch
 
 import kernels
 from conftest import backend_params
-from test_reward_gae_errors import NAN, INF, with_value
-
-B, T = 2, 6
+from test_reward_gae_errors import B, INF, NAN, T, with_value
+from test_reward_gae_errors import good_args as reward_gae_args
 
 
 def good_args():
-    tokens = torch.tensor([[4, 1, 5, 1, 6, 0], [4, 5, 6, 0, 0, 0]])
-    mask = torch.tensor([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]], dtype=torch.bool)
-    return dict(token_ids=tokens, mask=mask, outcome=torch.ones(B), estimator="grpo", group_size=2,
-                separator_ids=[1], step_scores=torch.rand(B, 3), logprobs=torch.zeros(B, T),
-                ref_logprobs=torch.zeros(B, T))
+    """`fused_reward_gae`'s good arguments without values, as one GRPO group of two."""
+    args = reward_gae_args()
+    del args["values"]
+    return dict(args, estimator="grpo", group_size=2)
 
 
 def call(backend, **changes):

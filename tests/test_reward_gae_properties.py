@@ -15,6 +15,16 @@ def response(step_tokens, repeat_step, times):
     return [tok for s in steps for tok in (s, s + 1, SEP)], steps
 
 
+def high_scoring_trial(trial: int, gen: torch.Generator):
+    """2-5 steps with random scores, the best of them set to 0.95: (step tokens, best step, score of each)."""
+    K = 2 + trial % 4
+    step_tokens = [10 + 2 * i for i in range(K)]
+    score_of = {s: float(torch.rand((), generator=gen)) for s in step_tokens}
+    best = max(range(K), key=lambda i: score_of[step_tokens[i]])
+    score_of[step_tokens[best]] = 0.95
+    return step_tokens, best, score_of
+
+
 def return_at_start(steps_scores_by_token, tokens, shaping, eta, backend):
     T = len(tokens)
     out = kernels.fused_reward_gae(
@@ -30,11 +40,7 @@ def return_at_start(steps_scores_by_token, tokens, shaping, eta, backend):
 def test_repeating_a_high_scoring_step(backend, shaping):
     gen = torch.Generator().manual_seed(7)
     for trial in range(6):
-        K = 2 + trial % 4
-        step_tokens = [10 + 2 * i for i in range(K)]
-        score_of = {s: float(torch.rand((), generator=gen)) for s in step_tokens}
-        best = max(range(K), key=lambda i: score_of[step_tokens[i]])
-        score_of[step_tokens[best]] = 0.95
+        step_tokens, best, score_of = high_scoring_trial(trial, gen)
         returns = []
         for times in range(4):
             tokens, steps = response(step_tokens, best, times)

@@ -226,7 +226,9 @@ def write_plots(out: Path, exp, window: int = 5) -> list[Path]:
             per_design[d.name] = (d, runs)
     if not per_design:
         return []
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    # one colour per design (tab20 has 20; the default cycle repeats after 10)
+    plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
     for d, runs in per_design.values():
         xs, ys = _curve([r["train"] for r in runs], "success_rate")
         line, = axes[0].plot(xs, _smooth(ys, window), label=d.label, linestyle=_style(d))
@@ -242,7 +244,7 @@ def write_plots(out: Path, exp, window: int = 5) -> list[Path]:
     paths = [_finish(fig, axes, titles, 1, f"accuracy over training (mean over seeds {exp.seeds})",
                      out / "accuracy.png")]
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
     for d, runs in per_design.values():
         for ax, key in zip(axes, ("steps_per_response", "repeated_step_fraction")):
             xs, ys = _curve([r["train"] for r in runs], key)
@@ -259,7 +261,8 @@ def _finish(fig, axes, titles, legend_on: int, suptitle: str, path: Path) -> Pat
     for ax, (title, ylabel) in zip(axes, titles):
         ax.set(title=title, xlabel="PPO iteration", ylabel=ylabel)
         ax.grid(alpha=0.3)
-    axes[legend_on].legend(fontsize=7)
+    axes[-1].legend(*axes[legend_on].get_legend_handles_labels(), fontsize=7, loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(suptitle)
     fig.tight_layout()
     fig.savefig(path, dpi=80)

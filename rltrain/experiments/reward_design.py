@@ -2,11 +2,12 @@
 built-in arithmetic task (Gao et al. 2024, "On Designing Effective RL Reward at Training Time
 for LLM Reasoning").
 
-Eleven designs, the same budget (iterations, prompts, samples) and the same warmed-up initial
+Fifteen designs, the same budget (iterations, prompts, samples) and the same warmed-up initial
 model per seed: with PPO-GAE, success reward only, + ORM, + raw PRM step rewards, + PRM with
 Clip, Delta, Clip-Delta, min-form; with the critic-free GRPO, success only, + raw PRM, + PRM
-Clip-Delta, min-form. `--designs` takes design names and the config's named sets (`paper`,
-`estimators`, `grpo`, `all`); without it the config's `default` set runs, else all. Runs go to `--jobs` worker processes (`rltrain.experiments.run_one --worker`,
+Clip-Delta, min-form, and four normalisation variants under Clip / Clip-Delta. `--designs` takes
+design names and the config's named sets (`paper`, `estimators`, `grpo`, `normalisation`,
+`all`); without it the config's `default` set runs, else all. Runs go to `--jobs` worker processes (`rltrain.experiments.run_one --worker`,
 `OMP_NUM_THREADS=1`), each running `rltrain.main.main` in-process from the seed's shared
 initial model, one run after another (imports and start-up paid once per worker). A failed run is reported and the others go on; a rerun skips runs whose
 `summary.json` exists for the same resolved config. At the end `rltrain.experiments.report`
@@ -38,7 +39,8 @@ from rltrain.metrics.records import metrics_path, read_metrics
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "experiments" / "reward_design.yaml"
 DESIGN_ORDER = ("success", "orm", "prm_raw", "prm_clip", "prm_delta", "prm_clip_delta", "prm_min_form",
-                "grpo_success", "grpo_prm_raw", "grpo_prm_clip_delta", "grpo_prm_min_form")
+                "grpo_success", "grpo_prm_raw", "grpo_prm_clip_delta", "grpo_prm_min_form", "grpo_prm_clip",
+                "grpo_prm_clip_per_reward", "grpo_prm_clip_mean_only", "grpo_prm_clip_delta_mean_only")
 # settings that decide the warmed-up initial model (shared by every design of a seed)
 INIT_KEYS = ("run.seed", "model", "data.arithmetic", "warmup")
 
