@@ -6,8 +6,9 @@ the public trainers (bench/estimator_baselines.py).
 On a GPU: Triton, the torch reference and the loop at 1024 x 4096 (and smaller); on CPU: the
 torch reference and the loop at 256 x 2048 (the Triton interpreter is a correctness tool, not a
 timing one). The fused op does more than the loop: step segmentation (a plain id set, "ids", or a
-text delimiter over token texts, "text": `kernels.StepDelimiter`), Clip-Delta shaping of the PRM's step scores, the KL penalty, the
-return-to-go, the grouped statistics and the advantages, in one call; 8 samples per prompt.
+text delimiter over token texts, "text": `kernels.StepDelimiter`), Clip-Delta shaping of the
+PRM's step scores, the KL penalty, the return-to-go, the grouped statistics and the advantages,
+in one call; 8 samples per prompt.
 """
 from __future__ import annotations
 

@@ -14,8 +14,9 @@ Backends take checked tensors and return tensors (the policy loss's: a TokenTerm
 which the API module wraps in its result types; they import only shared modules, never an API
 module or another backend (tests/test_kernels_layout.py checks this). Shared building blocks are named for what they provide:
 backend.py (backend choice), checks.py (argument checks), shaping.py (shaping modes, no
-torch), estimators.py (the critic-free estimators, no torch), step_delimiter.py (delimiter tables), policy_checks.py / policy_terms.py (the policy
-loss front ends' checks / the backends' interface); building blocks of one backend carry it
+torch), estimators.py (the critic-free estimators, no torch), step_delimiter.py (delimiter
+tables), policy_checks.py / policy_terms.py (the policy loss front ends' checks / the backends'
+interface); building blocks of one backend carry it
 as a prefix: torch_steps.py, torch_scans.py, torch_rewards.py, triton_steps.py, triton_scans.py,
 triton_rewards.py (the token rewards both reward ops share, per backend).
 

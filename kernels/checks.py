@@ -190,3 +190,26 @@ def check_step_columns(op: str, step_scores: torch.Tensor | None, max_steps: int
     if step_scores is not None and max_steps > step_scores.shape[1]:
         raise ValueError(f"{op}: `step_scores` has {step_scores.shape[1]} columns but a response has "
                          f"{max_steps} steps (need K >= max num_steps)")
+
+
+def run_reward_backend(op: str, backend: str, r: RewardArgs, run_triton, run_torch) -> tuple:
+    """Dispatch a reward op: `run_triton()` -> (*outputs, status) or `run_torch(valid, lengths)` ->
+    outputs (outputs[3] = num_steps); raises the op's errors for bad rows and missing step columns."""
+    from kernels.backend import resolve_backend
+
+    if resolve_backend(backend, r.token_ids.device, op) == "triton":
+        from kernels.triton_rewards import STATUS_BITS
+
+        *outputs, status = run_triton()
+        max_steps = max_steps_after_triton(op, outputs[3], status, STATUS_BITS)
+    else:
+        from kernels.torch_rewards import NonFiniteInput
+
+        valid, lengths = valid_and_lengths(op, r.mask)
+        try:
+            outputs = run_torch(valid, lengths)
+        except NonFiniteInput as exc:
+            raise non_finite(op, exc.name, exc.row) from None
+        max_steps = int(outputs[3].max()) if outputs[3].numel() and r.step_scores is not None else 0
+    check_step_columns(op, r.step_scores, max_steps)
+    return tuple(outputs)

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from kernels.backend import resolve_backend
-from kernels.checks import (check_finite_scalar, check_reward_args, check_step_columns, max_steps_after_triton,
-                            non_finite, valid_and_lengths)
+from kernels.checks import check_finite_scalar, check_reward_args, run_reward_backend
 from kernels.estimators import DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, NORMALIZATIONS
 
 _OP = "fused_reward_advantages"
@@ -100,22 +98,17 @@ def fused_reward_advantages(
     args = (r.delimiter, r.step_scores, r.logprobs, r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma,
             estimator, group_size, scale_std, normalize == "rewards", std_floor)
 
-    chosen = resolve_backend(backend, r.token_ids.device, _OP)
-    if chosen == "triton":
-        from kernels.reward_advantages_triton import STATUS_BITS, reward_advantages_triton
+    def run_triton():
+        from kernels.reward_advantages_triton import reward_advantages_triton
 
-        *outputs, status = reward_advantages_triton(r.token_ids, r.mask, r.outcome, *args)
-        max_steps = max_steps_after_triton(_OP, outputs[3], status, STATUS_BITS)
-    else:
-        from kernels.reward_advantages_torch import NonFiniteInput, reward_advantages_torch
+        return reward_advantages_triton(r.token_ids, r.mask, r.outcome, *args)
 
-        valid, lengths = valid_and_lengths(_OP, r.mask)
-        try:
-            outputs = reward_advantages_torch(r.token_ids, valid, lengths, r.outcome, *args)
-        except NonFiniteInput as exc:
-            raise non_finite(_OP, exc.name, exc.row) from None
-        max_steps = int(outputs[3].max()) if B and step_scores is not None else 0
-    check_step_columns(_OP, step_scores, max_steps)
+    def run_torch(valid, lengths):
+        from kernels.reward_advantages_torch import reward_advantages_torch
+
+        return reward_advantages_torch(r.token_ids, valid, lengths, r.outcome, *args)
+
+    outputs = run_reward_backend(_OP, backend, r, run_triton, run_torch)
     return RewardAdvantages(*outputs)
 
 

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from kernels.backend import resolve_backend
-from kernels.checks import (FLOAT_DTYPES, check_finite_scalar, check_reward_args, check_step_columns, check_tensor,
-                            max_steps_after_triton, non_finite, valid_and_lengths)
+from kernels.checks import FLOAT_DTYPES, check_finite_scalar, check_reward_args, check_tensor, run_reward_backend
 
 _OP = "fused_reward_gae"
 
@@ -78,20 +76,15 @@ def fused_reward_gae(
     args = (r.delimiter, r.step_scores, r.logprobs, r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma,
             lam)
 
-    chosen = resolve_backend(backend, dev, _OP)
-    if chosen == "triton":
-        from kernels.reward_gae_triton import STATUS_BITS, reward_gae_triton
+    def run_triton():
+        from kernels.reward_gae_triton import reward_gae_triton
 
-        *outputs, status = reward_gae_triton(r.token_ids, r.mask, values, r.outcome, *args)
-        max_steps = max_steps_after_triton(_OP, outputs[3], status, STATUS_BITS)
-    else:
-        from kernels.reward_gae_torch import NonFiniteInput, reward_gae_torch
+        return reward_gae_triton(r.token_ids, r.mask, values, r.outcome, *args)
 
-        valid, lengths = valid_and_lengths(_OP, r.mask)
-        try:
-            outputs = reward_gae_torch(r.token_ids, valid, lengths, values, r.outcome, *args)
-        except NonFiniteInput as exc:
-            raise non_finite(_OP, exc.name, exc.row) from None
-        max_steps = int(outputs[3].max()) if B and step_scores is not None else 0
-    check_step_columns(_OP, step_scores, max_steps)
+    def run_torch(valid, lengths):
+        from kernels.reward_gae_torch import reward_gae_torch
+
+        return reward_gae_torch(r.token_ids, valid, lengths, values, r.outcome, *args)
+
+    outputs = run_reward_backend(_OP, backend, r, run_triton, run_torch)
     return RewardGAE(*outputs)

@@ -92,9 +92,10 @@ def load_checkpoint(trainer, path: Path) -> None:
                          f"({extra['data_position']} problems) cannot be continued exactly")
     saved = extra.get("estimator", "gae")
     if (saved == "gae") != (trainer.critic is not None):
+        want = "gae" if saved == "gae" else "grpo, rloo or reinforce_pp"
         raise ValueError(f"checkpoint {path} was written with ppo.estimator={saved} "
-                         f"({'a critic' if saved == 'gae' else 'no critic'}); resume with ppo.estimator="
-                         f"{'gae' if saved == 'gae' else 'grpo, rloo or reinforce_pp'} (got {trainer.cfg.ppo.estimator})")
+                         f"({'a critic' if saved == 'gae' else 'no critic'}); resume with ppo.estimator={want} "
+                         f"(got {trainer.cfg.ppo.estimator})")
     state = _sharded_state(trainer)
     dcp.load(state, checkpoint_id=str(path))
     set_state_dict(trainer.actor, trainer.actor_opt, model_state_dict=state["actor"],

@@ -151,7 +151,8 @@ def test_empty_batches(backend, device):
         for variant in VARIANTS.values():
             kw = dict(variant, group_size=2) if variant["estimator"] != "reinforce_pp" else variant
             out = kernels.fused_reward_advantages(
-                torch.ones((B, T), dtype=torch.int64, device=device), torch.zeros((B, T), dtype=torch.bool, device=device),
+                torch.ones((B, T), dtype=torch.int64, device=device),
+                torch.zeros((B, T), dtype=torch.bool, device=device),
                 torch.ones(B, device=device), separator_ids=[1], step_scores=torch.ones((B, K), device=device),
                 backend=backend, **kw)
             assert out.advantages.shape == out.returns.shape == (B, T) and out.num_steps.shape == (B,)

@@ -1,4 +1,5 @@
-"""The segmentation and fused reward/GAE kernels (the shared reward pass with values) compile for an H100 (sm_90) without a GPU."""
+"""The segmentation and fused reward/GAE kernels (the shared reward pass with values) compile for
+an H100 (sm_90) without a GPU."""
 from __future__ import annotations
 
 from triton_aot import aot_compile, run_compile_script
