@@ -6,16 +6,19 @@ Layout. Each op is three modules:
     <op>_torch.py   torch reference: the readable definition and the CPU fallback
     <op>_triton.py  Triton backend
 
-segmentation (`segment_steps`), reward_gae (`fused_reward_gae`) and policy_loss
+segmentation (`segment_steps`), reward_gae (`fused_reward_gae`), reward_advantages
+(`fused_reward_advantages`: the same token rewards with a critic-free estimator) and policy_loss
 (`ppo_policy_loss`) are such ops; linear_policy_loss.py (`linear_ppo_policy_loss`,
 `linear_logprobs`) is an API module that runs the policy_loss backends chunk by chunk.
 Backends take checked tensors and return tensors (the policy loss's: a TokenTerms bundle),
 which the API module wraps in its result types; they import only shared modules, never an API
 module or another backend (tests/test_kernels_layout.py checks this). Shared building blocks are named for what they provide:
 backend.py (backend choice), checks.py (argument checks), shaping.py (shaping modes, no
-torch), step_delimiter.py (delimiter tables), policy_checks.py / policy_terms.py (the policy
-loss front ends' checks / the backends' interface); building blocks of one backend carry it
-as a prefix: torch_steps.py, torch_scans.py, triton_steps.py, triton_scans.py.
+torch), estimators.py (the critic-free estimators, no torch), step_delimiter.py (delimiter
+tables), policy_checks.py / policy_terms.py (the policy loss front ends' checks / the backends'
+interface); building blocks of one backend carry it
+as a prefix: torch_steps.py, torch_scans.py, torch_rewards.py, triton_steps.py, triton_scans.py,
+triton_rewards.py (the token rewards both reward ops share, per backend).
 
 Every op takes `backend="auto" | "triton" | "torch"`; see ../shared/DESIGN.md (the
 contract) and README.md ("Fused ops"). This package never imports `rltrain`. Submodules are
@@ -30,8 +33,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kernels.backend import BACKENDS, resolve_backend
+    from kernels.estimators import ESTIMATORS
     from kernels.linear_policy_loss import linear_logprobs, linear_ppo_policy_loss
     from kernels.policy_loss import PolicyLoss, ppo_policy_loss
+    from kernels.reward_advantages import RewardAdvantages, fused_reward_advantages
     from kernels.reward_gae import RewardGAE, fused_reward_gae
     from kernels.segmentation import StepSegments, segment_steps
     from kernels.shaping import SHAPING_MODES
@@ -44,8 +49,11 @@ _HOME = {  # public name -> the module that defines it
     "StepSegments": "segmentation",
     "segment_steps": "segmentation",
     "SHAPING_MODES": "shaping",
+    "ESTIMATORS": "estimators",
     "RewardGAE": "reward_gae",
     "fused_reward_gae": "reward_gae",
+    "RewardAdvantages": "reward_advantages",
+    "fused_reward_advantages": "reward_advantages",
     "PolicyLoss": "policy_loss",
     "ppo_policy_loss": "policy_loss",
     "linear_logprobs": "linear_policy_loss",
@@ -54,11 +62,14 @@ _HOME = {  # public name -> the module that defines it
 
 __all__ = [
     "BACKENDS",
+    "ESTIMATORS",
     "PolicyLoss",
     "SHAPING_MODES",
+    "RewardAdvantages",
     "RewardGAE",
     "StepDelimiter",
     "StepSegments",
+    "fused_reward_advantages",
     "fused_reward_gae",
     "linear_logprobs",
     "linear_ppo_policy_loss",

@@ -9,11 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from kernels.backend import resolve_backend
-from kernels.checks import (FLOAT_DTYPES, as_step_delimiter, check_finite_scalar, check_tensor,
-                            check_tokens_and_mask, not_right_padded, valid_and_lengths)
-from kernels.shaping import shaping_spec
-from kernels.step_delimiter import StepDelimiter
+from kernels.checks import FLOAT_DTYPES, check_finite_scalar, check_reward_args, check_tensor, run_reward_backend
 
 _OP = "fused_reward_gae"
 
@@ -59,7 +55,8 @@ def fused_reward_gae(
     per response); step_scores [B, K] float PRM scores, K >= max num_steps (None: no process
     reward; columns >= num_steps[b] are never read); logprobs / ref_logprobs [B, T] float, both
     or neither (KL penalty -kl_coef * (logp - ref) on every valid token); shaping: a mode of
-    `kernels.shaping.SHAPING_MODES` ("none", "clip", "delta", "clip_delta").
+    `kernels.shaping.SHAPING_MODES` ("none", "clip", "delta", "clip_delta", "min_form",
+    "clip_min_form").
     Returns RewardGAE(rewards, advantages, returns [B, T] float32; num_steps [B] int32;
     process_return [B] float32 = sum_k prm_coef * shaped_k, computed in the same pass).
     Outputs carry no gradient (they are PPO targets). Semantics: ../shared/DESIGN.md
@@ -69,67 +66,25 @@ def fused_reward_gae(
     `ref_logprobs`, in `outcome`, or in a step score that is read (naming the first such row):
     a reward model or critic that emits NaN is a bug to surface, not to hide.
     """
-    token_ids, mask = check_tokens_and_mask(_OP, token_ids, mask)
-    B, T = token_ids.shape
-    dev = token_ids.device
+    r = check_reward_args(_OP, token_ids, mask, outcome, separator_ids=separator_ids, step_scores=step_scores,
+                          logprobs=logprobs, ref_logprobs=ref_logprobs, shaping=shaping, eta=eta, prm_coef=prm_coef,
+                          kl_coef=kl_coef, gamma=gamma)
+    B, T = r.token_ids.shape
+    dev = r.token_ids.device
     values = check_tensor(_OP, "values", values, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
-    outcome = check_tensor(_OP, "outcome", outcome, shape=(B,), dtypes=FLOAT_DTYPES, device=dev)
-    if (logprobs is None) != (ref_logprobs is None):
-        raise ValueError(f"{_OP}: pass both `logprobs` and `ref_logprobs` for the KL penalty, or neither")
-    if logprobs is not None:
-        check_tensor(_OP, "logprobs", logprobs, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
-        check_tensor(_OP, "ref_logprobs", ref_logprobs, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
-    if step_scores is not None:
-        check_tensor(_OP, "step_scores", step_scores, ndim=2, dtypes=FLOAT_DTYPES, device=dev)
-        if step_scores.shape[0] != B:
-            raise ValueError(f"{_OP}: `step_scores` must have {B} rows (one per response), "
-                             f"got shape {tuple(step_scores.shape)}")
-    spec = shaping_spec(_OP, shaping)
-    eta = check_finite_scalar(_OP, "eta", eta)
-    prm_coef = check_finite_scalar(_OP, "prm_coef", prm_coef)
-    kl_coef = check_finite_scalar(_OP, "kl_coef", kl_coef)
-    gamma = check_finite_scalar(_OP, "gamma", gamma, low=0.0, high=1.0)
     lam = check_finite_scalar(_OP, "lam", lam, low=0.0, high=1.0)
-    sep = StepDelimiter.from_ids(()) if separator_ids is None else as_step_delimiter(_OP, separator_ids)
-    args = (sep, step_scores, logprobs, ref_logprobs, spec, eta, prm_coef, kl_coef, gamma, lam)
+    args = (r.delimiter, r.step_scores, r.logprobs, r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma,
+            lam)
 
-    chosen = resolve_backend(backend, dev, _OP)
-    if chosen == "triton":
+    def run_triton():
         from kernels.reward_gae_triton import reward_gae_triton
 
-        *outputs, status = reward_gae_triton(token_ids, mask, values, outcome, *args)
-        rewards, advantages, returns, num_steps, process_return = outputs
-        max_steps, worst = torch.stack([num_steps.max(), status.max()]).tolist() if B else (0, 0)
-        if worst:
-            _raise_for_status(status)
-    else:
-        from kernels.reward_gae_torch import NonFiniteInput, reward_gae_torch
+        return reward_gae_triton(r.token_ids, r.mask, values, r.outcome, *args)
 
-        valid, lengths = valid_and_lengths(_OP, mask)
-        try:
-            outputs = reward_gae_torch(token_ids, valid, lengths, values, outcome, *args)
-        except NonFiniteInput as exc:
-            raise _non_finite(exc.name, exc.row) from None
-        rewards, advantages, returns, num_steps, process_return = outputs
-        max_steps = int(num_steps.max()) if B and step_scores is not None else 0
-    if step_scores is not None and max_steps > step_scores.shape[1]:
-        raise ValueError(f"{_OP}: `step_scores` has {step_scores.shape[1]} columns but a response has "
-                         f"{max_steps} steps (need K >= max num_steps)")
-    return RewardGAE(rewards, advantages, returns, num_steps, process_return)
+    def run_torch(valid, lengths):
+        from kernels.reward_gae_torch import reward_gae_torch
 
+        return reward_gae_torch(r.token_ids, valid, lengths, values, r.outcome, *args)
 
-def _non_finite(name: str, row: int) -> ValueError:
-    where = "" if name == "outcome" else " at a valid position" if name != "step_scores" else " in a read step"
-    return ValueError(f"{_OP}: `{name}` has a NaN or infinite value{where} in row {row}")
-
-
-def _raise_for_status(status: torch.Tensor) -> None:
-    from kernels.reward_gae_triton import STATUS_BITS
-
-    for name, bit in STATUS_BITS:
-        rows = torch.nonzero(status & bit).flatten().tolist()
-        if rows and name == "mask":
-            raise not_right_padded(_OP)
-        if rows:
-            raise _non_finite(name, rows[0])
-    raise AssertionError(f"{_OP}: unknown status {status.tolist()}")
+    outputs = run_reward_backend(_OP, backend, r, run_triton, run_torch)
+    return RewardGAE(*outputs)

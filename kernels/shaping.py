@@ -8,6 +8,13 @@ arXiv 2410.15115, sec. 4):
            gains nothing by producing more high-scoring steps); off: c_k = s_k
     delta  shaped_k = c_k - c_{k+1} for k < K-1, shaped_{K-1} = c_{K-1}   (Delta: the
            sum telescopes to c_0 and the return-to-go from step k is c_k); off: shaped_k = c_k
+    min_form  (with delta) c_k is first replaced by m_k = min_{j >= k} c_j, so shaped_k =
+           m_k - m_{k+1} (m_K = 0) and the return-to-go from step k is m_k, the worst score
+           at or after step k (PURE, Cheng et al. 2025, "Stop Summation: Min-Form Credit
+           Assignment Is All Process Reward Model Needs for Reasoning", arXiv 2504.15275)
+
+`clip_min_form` composes both: clipping is monotone, so min_j min(s_j - eta, 0) =
+min(min_j s_j - eta, 0): the min-form return clipped at eta (never positive, as under Clip).
 
 The step reward added at the boundary of step k is prm_coef * shaped_k. The torch reference
 (kernels/reward_gae_torch.py) and the Triton launch (kernels/reward_gae_triton.py, one
@@ -28,6 +35,12 @@ class ShapingSpec:
 
     clip: bool
     delta: bool
+    min_form: bool = False
+
+    def __post_init__(self) -> None:
+        if self.min_form and not self.delta:
+            raise ValueError("ShapingSpec: min_form telescopes the suffix minima, so it needs delta=True "
+                             "(summing them would let every extra step add reward)")
 
 
 SHAPING_SPECS: Mapping[str, ShapingSpec] = MappingProxyType({
@@ -35,6 +48,8 @@ SHAPING_SPECS: Mapping[str, ShapingSpec] = MappingProxyType({
     "clip": ShapingSpec(clip=True, delta=False),
     "delta": ShapingSpec(clip=False, delta=True),
     "clip_delta": ShapingSpec(clip=True, delta=True),
+    "min_form": ShapingSpec(clip=False, delta=True, min_form=True),
+    "clip_min_form": ShapingSpec(clip=True, delta=True, min_form=True),
 })
 SHAPING_MODES: tuple[str, ...] = tuple(SHAPING_SPECS)
 

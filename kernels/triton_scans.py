@@ -1,4 +1,5 @@
-"""Scans inside one Triton block for the step kernels: the automaton's state maps and GAE.
+"""Scans inside one Triton block for the step kernels: the automaton's state maps, GAE, and the
+suffix minimum of min-form shaping.
 
 Compiled, these are `tl.associative_scan` (warp shuffles). Triton's CPU interpreter runs
 `tl.associative_scan` one element at a time in Python (only cumsum / cumprod are vectorised),
@@ -80,3 +81,22 @@ def suffix_scan_affine(a, b, BLOCK: tl.constexpr):
         return a, b
     else:
         return tl.associative_scan((a, b), 0, affine_combine, reverse=True)
+
+
+@triton.jit
+def _minimum(a, b):
+    return tl.minimum(a, b)
+
+
+@triton.jit
+def suffix_min(x, BLOCK: tl.constexpr):
+    """y_t = min(x_t, ..., x_{BLOCK-1}) along the block."""
+    if GATHER_SCAN:
+        idx = tl.arange(0, BLOCK)
+        for k in tl.static_range(_MAX_LOG_BLOCK):
+            if (1 << k) < BLOCK:
+                later = tl.gather(x, tl.minimum(idx + (1 << k), BLOCK - 1), 0)
+                x = tl.where(idx + (1 << k) < BLOCK, tl.minimum(x, later), x)
+        return x
+    else:
+        return tl.associative_scan(x, 0, _minimum, reverse=True)

@@ -45,6 +45,11 @@ def block_size(T: int, cap: int = 1024) -> int:
     return max(16, min(triton.next_power_of_2(max(T, 1)), 4096 if INTERPRETED else cap))
 
 
+def score_block_size(K: int) -> int:
+    """Block length along the step-score columns of one row (min-form's suffix minimum)."""
+    return max(16, min(triton.next_power_of_2(max(K, 1)), 1024))
+
+
 def delimiter_args(delimiter: StepDelimiter, device: torch.device) -> tuple[torch.Tensor, int, int, bool]:
     """(table on device, table size, run state, simple) for a kernel launch."""
     table = delimiter.table_on(device)

@@ -1,9 +1,10 @@
 """Sharded, verified, atomic checkpoints with torch.distributed.checkpoint (DCP), and HF export.
 
 <run_dir>/checkpoints/iter-000012/   DCP shards (`__<rank>_<n>.distcp`, `.metadata`) of actor / critic
-                                     models and AdamW states
+                                     models and AdamW states (no critic for the critic-free
+                                     estimators, ppo.estimator != gae)
                                      + rank<r>.pt: RNG states (torch, python, numpy), LR schedulers,
-                                     KL controller, iteration (= data position)
+                                     KL controller, iteration (= data position), the estimator
                                      + manifest.json: every file's size and sha256, written last
 
 Saving: every rank writes into `.tmp-iter-…` (fsync'd); the ranks hash the files (split among
@@ -90,8 +91,10 @@ def _set_rng_state(state: dict) -> None:
 
 def _sharded_state(trainer) -> dict:
     actor, actor_opt = get_state_dict(trainer.actor, trainer.actor_opt)
-    critic, critic_opt = get_state_dict(trainer.critic, trainer.critic_opt)
-    return {"actor": actor, "actor_optim": actor_opt, "critic": critic, "critic_optim": critic_opt}
+    state = {"actor": actor, "actor_optim": actor_opt}
+    if trainer.critic is not None:
+        state["critic"], state["critic_optim"] = get_state_dict(trainer.critic, trainer.critic_opt)
+    return state
 
 
 def _sha256(path: Path) -> str:
@@ -164,8 +167,9 @@ def save_checkpoint(trainer, run_dir: Path, keep_last: int) -> Path:
     fail(_agreed(_write_failed(lambda: dcp.save(_sharded_state(trainer), checkpoint_id=str(tmp)), tmp)))
     extra = {"iteration": trainer.iteration, "data_position": trainer.iteration * trainer.cfg.rollout.prompts,
              "rng": _rng_state(), "kl": trainer.kl.state_dict(),
-             "actor_sched": trainer.actor_sched.state_dict(), "critic_sched": trainer.critic_sched.state_dict(),
-             "world_size": world}
+             "actor_sched": trainer.actor_sched.state_dict(),
+             "critic_sched": trainer.critic_sched.state_dict() if trainer.critic_sched is not None else None,
+             "estimator": trainer.cfg.ppo.estimator, "world_size": world}
     rank_file = tmp / f"rank{rank}.pt"
     fail(_agreed(_write_failed(lambda: _save_rank_state(rank_file, extra), rank_file)))
     _barrier()  # every file is written before any rank lists the folder
@@ -223,6 +227,12 @@ def _restore(trainer, path: Path) -> str | None:
     if position != iteration * trainer.cfg.rollout.prompts:
         raise CheckpointError(f"checkpoint {path} was written with another rollout.prompts; the data position "
                               f"({position} problems) cannot be continued exactly")
+    saved = extra.get("estimator", "gae")
+    if (saved == "gae") != (trainer.critic is not None):
+        want = "gae" if saved == "gae" else "grpo, rloo or reinforce_pp"
+        raise CheckpointError(f"checkpoint {path} was written with ppo.estimator={saved} "
+                              f"({'a critic' if saved == 'gae' else 'no critic'}); resume with ppo.estimator={want} "
+                              f"(got {trainer.cfg.ppo.estimator})")
     state = _sharded_state(trainer)
     try:
         dcp.load(state, checkpoint_id=str(path))  # a failure on any rank raises on every rank
@@ -231,10 +241,11 @@ def _restore(trainer, path: Path) -> str | None:
         return f"model / optimizer shards unreadable ({type(cause).__name__}: {first_line(cause)})"
     set_state_dict(trainer.actor, trainer.actor_opt, model_state_dict=state["actor"],
                    optim_state_dict=state["actor_optim"])
-    set_state_dict(trainer.critic, trainer.critic_opt, model_state_dict=state["critic"],
-                   optim_state_dict=state["critic_optim"])
     trainer.actor_sched.load_state_dict(extra["actor_sched"])
-    trainer.critic_sched.load_state_dict(extra["critic_sched"])
+    if trainer.critic is not None:
+        set_state_dict(trainer.critic, trainer.critic_opt, model_state_dict=state["critic"],
+                       optim_state_dict=state["critic_optim"])
+        trainer.critic_sched.load_state_dict(extra["critic_sched"])
     trainer.kl.load_state_dict(extra["kl"])
     trainer.iteration = int(iteration)
     trainer.sync_engine()

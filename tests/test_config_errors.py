@@ -317,3 +317,41 @@ def test_shaping_choices_come_from_the_kernels_registry():
     assert typing.get_args(RewardConfig.model_fields["shaping"].annotation) == tuple(SHAPING_MODES)
     for mode in SHAPING_MODES:
         assert load_config(None, [f"reward.shaping={mode}"]).reward.shaping == mode
+
+
+@pytest.mark.parametrize("override, key", [
+    (["ppo.estimator=grpo", "rollout.n=1"], "ppo.estimator"),
+    (["ppo.estimator=rloo", "rollout.n=1"], "ppo.estimator"),
+    (["ppo.estimator=rloo", "ppo.grpo_scale_std=false"], "ppo.grpo_scale_std"),
+    (["ppo.estimator=reinforce_pp", "ppo.grpo_normalize=rewards"], "ppo.grpo_normalize"),
+    (["ppo.grpo_scale_std=false"], "ppo.grpo_scale_std"),  # the default estimator is gae
+    (["ppo.estimator=grpo", "ppo.grpo_normalize=tokens"], "ppo.grpo_normalize"),
+    (["ppo.estimator=ppo"], "ppo.estimator"),
+    (["ppo.std_floor=0"], "ppo.std_floor"),
+])
+def test_estimator_options_are_checked_in_one_line(override, key):
+    with pytest.raises(ConfigError, match=f"`{key}`") as err:
+        load_config(None, override)
+    assert "\n" not in str(err.value)
+
+
+def test_estimator_choices_come_from_the_kernels_registry():
+    import typing
+
+    from kernels.estimators import ESTIMATORS, NORMALIZATIONS
+    from rltrain.config.schema import PPOConfig
+
+    assert typing.get_args(PPOConfig.model_fields["estimator"].annotation) == ("gae",) + ESTIMATORS
+    assert typing.get_args(PPOConfig.model_fields["grpo_normalize"].annotation) == NORMALIZATIONS
+    cfg = load_config(None, ["ppo.estimator=grpo", "ppo.grpo_scale_std=false", "ppo.grpo_normalize=rewards"])
+    assert (cfg.ppo.estimator, cfg.ppo.grpo_scale_std, cfg.ppo.grpo_normalize) == ("grpo", False, "rewards")
+    assert load_config(None, ["ppo.estimator=reinforce_pp", "rollout.n=1"]).ppo.estimator == "reinforce_pp"
+
+
+def test_a_critic_free_run_does_not_check_the_critic_source(tmp_path):
+    from rltrain.config import check_environment
+
+    missing = str(tmp_path / "no_such_critic")
+    check_environment(load_config(None, ["ppo.estimator=grpo", f"model.critic_init={missing}"]))
+    with pytest.raises(ConfigError, match="model.critic_init"):
+        check_environment(load_config(None, [f"model.critic_init={missing}"]))

@@ -70,3 +70,13 @@ def test_without_a_prm_the_process_returns_are_zero():
     got = _metrics(with_prm=False)
     assert got["prm_return_raw"] == 0.0
     assert got["success_rate"] == 0.5
+
+
+def test_without_a_critic_the_critic_metrics_are_left_out():
+    scores, est, stats = _inputs()
+    times = {"rollout": 0.5, "scoring": 0.25, "training": 1.0, "sync": 0.25, "iteration": 2.0}
+    got = iteration_metrics(scores, est, stats, world=1, kl_coef=0.05, actor_lr=1e-5, times=times, critic=False)
+    from rltrain.ppo.iteration_metrics import CRITIC_METRICS
+
+    assert set(got) == NAMES - set(CRITIC_METRICS)
+    assert got["policy_loss"] == pytest.approx(0.5) and got["actor_grad_norm"] == pytest.approx(2.0)

@@ -14,9 +14,9 @@ MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 BACKEND_SUFFIXES = ("_torch", "_triton")
 OPS = sorted({m.rsplit("_", 1)[0] for m in MODULES if m.endswith(BACKEND_SUFFIXES)})
 API_WITHOUT_BACKENDS = ["linear_policy_loss"]  # runs the policy_loss backends chunk by chunk
-PUBLIC = ["BACKENDS", "PolicyLoss", "SHAPING_MODES", "RewardGAE", "StepDelimiter", "StepSegments",
-          "fused_reward_gae", "linear_logprobs", "linear_ppo_policy_loss", "ppo_policy_loss", "resolve_backend",
-          "segment_steps"]
+PUBLIC = ["BACKENDS", "ESTIMATORS", "PolicyLoss", "SHAPING_MODES", "RewardAdvantages", "RewardGAE", "StepDelimiter",
+          "StepSegments", "fused_reward_advantages", "fused_reward_gae", "linear_logprobs", "linear_ppo_policy_loss",
+          "ppo_policy_loss", "resolve_backend", "segment_steps"]
 
 
 def kernel_imports(module: str) -> set[str]:
@@ -34,7 +34,7 @@ def kernel_imports(module: str) -> set[str]:
 
 
 def test_every_op_has_api_torch_and_triton_modules():
-    assert OPS == ["policy_loss", "reward_gae", "segmentation"]
+    assert OPS == ["policy_loss", "reward_advantages", "reward_gae", "segmentation"]
     for op in OPS:
         assert {op, f"{op}_torch", f"{op}_triton"} <= set(MODULES), op
 

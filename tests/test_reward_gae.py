@@ -7,7 +7,7 @@ from conftest import backend_params, triton_skip_reason
 from random_rows import SEPARATORS, random_batch
 from reference_loops import loop_reward_gae
 
-MODES = ["none", "clip", "delta", "clip_delta"]
+MODES = ["none", "clip", "delta", "clip_delta", "min_form", "clip_min_form"]
 DISCOUNTS = [(1.0, 1.0), (0.99, 0.95), (0.9, 0.0), (0.0, 0.7)]
 
 

@@ -43,9 +43,11 @@ def test_matches_float64_loop(backend, shaping, prm_coef, block, monkeypatch, de
 
 
 @pytest.mark.parametrize("backend", backend_params())
-@pytest.mark.parametrize("shaping,expected", [("none", 3.4), ("clip", -0.6), ("delta", 1.8), ("clip_delta", 0.0)])
+@pytest.mark.parametrize("shaping,expected", [("none", 3.4), ("clip", -0.6), ("delta", 1.8), ("clip_delta", 0.0),
+                                              ("min_form", 0.4), ("clip_min_form", -0.6)])
 def test_hand_computed_row(backend, shaping, expected, monkeypatch, device):
-    """Scores 0.9, 0.2, 0.6, eta 0.5, prm_coef 2: clipped c = 0, -0.3, 0; Delta telescopes to c_0."""
+    """Scores 0.9, 0.2, 0.6, eta 0.5, prm_coef 2: clipped c = 0, -0.3, 0; Delta telescopes to c_0,
+    min-form to min_k c_k."""
     if backend == "triton":
         poison_outputs(monkeypatch)
     tokens = torch.tensor([[5, 1, 6, 1, 7, 0], [5, 6, 0, 0, 0, 0]], device=device)

@@ -43,13 +43,18 @@ def test_public_name_is_the_registry():
 
 
 def test_specs_follow_the_design():
-    """DESIGN.md: clip modes clip at eta, delta modes telescope."""
+    """DESIGN.md: clip modes clip at eta, delta modes telescope, min-form modes telescope the
+    suffix minima (PURE)."""
     assert dict(SHAPING_SPECS) == {
         "none": ShapingSpec(clip=False, delta=False),
         "clip": ShapingSpec(clip=True, delta=False),
         "delta": ShapingSpec(clip=False, delta=True),
         "clip_delta": ShapingSpec(clip=True, delta=True),
+        "min_form": ShapingSpec(clip=False, delta=True, min_form=True),
+        "clip_min_form": ShapingSpec(clip=True, delta=True, min_form=True),
     }
+    with pytest.raises(ValueError, match="delta"):
+        ShapingSpec(clip=False, delta=False, min_form=True)  # a sum of suffix minima is not bounded
     with pytest.raises(TypeError):
         SHAPING_SPECS["new"] = ShapingSpec(clip=False, delta=False)  # type: ignore[index]
 

@@ -1,27 +1,32 @@
-"""The segmentation and fused reward/GAE kernels compile for an H100 (sm_90) without a GPU."""
+"""The segmentation and fused reward/GAE kernels (the shared reward pass with values) compile for
+an H100 (sm_90) without a GPU."""
 from __future__ import annotations
 
 from triton_aot import aot_compile, run_compile_script
 
-REWARD_FLAGS = [  # HAS_SCORES, HAS_KL, CLIP, DELTA, SIMPLE: each branch compiled at least once, on and off
-    (True, True, True, True, True), (True, False, False, True, False), (True, True, True, False, True),
-    (False, True, False, False, False), (False, False, False, False, True),
+REWARD_FLAGS = [  # HAS_SCORES, HAS_KL, CLIP, DELTA, MIN_FORM, SIMPLE: each branch compiled at least once, on and off
+    (True, True, True, True, False, True), (True, False, False, True, False, False),
+    (True, True, True, False, False, True), (False, True, False, False, False, False),
+    (False, False, False, False, False, True), (True, True, True, True, True, False),
 ]
+GAE = {"HAS_VALUES": True, "ROW_STATS": False, "PER_REWARD": False}
 TYPES = {"tok_ptr": "*i64", "mask_ptr": "*u8", "table_ptr": "*i64", "values_ptr": "*bf16", "logp_ptr": "*fp32",
          "ref_ptr": "*fp32", "nsteps_ptr": "*i32", "process_ptr": "*fp32", "gaps_ptr": "*i32", "status_ptr": "*i32",
-         "step_ptr": "*i32", "bnd_ptr": "*i8", "table_size": "i32", "run": "i32", "T": "i32", "K_cols": "i32"}
+         "step_ptr": "*i32", "bnd_ptr": "*i8", "table_size": "i32", "run": "i32", "T": "i32", "K_cols": "i32",
+         "B": "i32", "group_size": "i32"}
 TYPES.update({name: "i64" for name in ("stride_tok", "stride_mask", "stride_val", "stride_scores", "stride_logp",
                                        "stride_ref", "stride_out")})
 
 
 def _compile_all() -> None:
-    from kernels import reward_gae_triton, segmentation_triton
+    from kernels import segmentation_triton, triton_rewards
 
     for simple in (True, False):
         aot_compile(segmentation_triton._segment_kernel, TYPES, {"SIMPLE": simple, "BLOCK": 1024})
     for flags in REWARD_FLAGS:
-        constexprs = dict(zip(("HAS_SCORES", "HAS_KL", "CLIP", "DELTA", "SIMPLE"), flags), BLOCK=1024)
-        aot_compile(reward_gae_triton._reward_gae_kernel, TYPES, constexprs)
+        constexprs = dict(zip(("HAS_SCORES", "HAS_KL", "CLIP", "DELTA", "MIN_FORM", "SIMPLE"), flags), **GAE,
+                          BLOCK=1024, KBLOCK=64)
+        aot_compile(triton_rewards.reward_pass_kernel, TYPES, constexprs)
 
 
 def test_kernels_compile_for_sm90():

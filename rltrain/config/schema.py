@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from kernels.estimators import DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, NORMALIZATIONS
 from kernels.shaping import SHAPING_MODES
 from rltrain.config_base import FiniteFloat, StrictModel, require
 from rltrain.grading.config import GradingConfig
@@ -131,7 +132,8 @@ class RewardConfig(StrictModel):
     scorer_module: str = Field("scorers", pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$",
                                description="module in rltrain.rewards with load_prm / load_orm")
     shaping: Literal[SHAPING_MODES] = Field(  # type: ignore[valid-type]
-        "clip_delta", description="PRM shaping (DESIGN.md): clip = min(s - eta, 0); delta = differences")
+        "clip_delta", description="PRM shaping (DESIGN.md): clip = min(s - eta, 0); delta = differences; "
+                                  "min_form = the return from a step is the lowest score at or after it")
     eta: FiniteFloat = Field(0.0, description="Clip threshold, in PRM score units")
     prm_coef: FiniteFloat = Field(1.0, ge=0, description="weight of the shaped step rewards")
     orm_coef: FiniteFloat = Field(0.0, description="outcome = success + orm_coef * ORM score")
@@ -190,8 +192,17 @@ class KLConfig(StrictModel):
 
 
 class PPOConfig(StrictModel):
-    """PPO epochs, batching, clipping, losses and the optimizers."""
+    """PPO epochs, batching, clipping, losses, the advantage estimator and the optimizers."""
 
+    estimator: Literal[("gae",) + ESTIMATORS] = Field(  # type: ignore[valid-type]
+        "gae", description="advantages: gae (a critic) or critic-free grpo, rloo, reinforce_pp (no critic is "
+                           "built, trained or saved; docs/estimators.md)")
+    grpo_scale_std: bool = Field(True, description="grpo: divide by the group's std (false: subtract the mean only)")
+    grpo_normalize: Literal[NORMALIZATIONS] = Field(  # type: ignore[valid-type]
+        "returns", description="grpo: normalise full returns (keeps Clip / Delta / min-form bounded) or each "
+                               "reward (DeepSeekMath's literal process supervision; length-dependent)")
+    std_floor: FiniteFloat = Field(DEFAULT_STD_FLOOR, gt=0, description="grpo, reinforce_pp: the smallest std "
+                                   "divided by, in reward units (a group whose returns are all equal)")
     epochs: int = Field(1, ge=1, description="passes over each iteration's batch")
     mini_batches: int = Field(1, ge=1, description="optimizer steps per epoch")
     micro_tokens: int = Field(8192, ge=1, description="padded tokens per micro-batch")
@@ -209,7 +220,15 @@ class PPOConfig(StrictModel):
     weight_decay: FiniteFloat = Field(0.0, ge=0, description="AdamW weight decay")
     warmup_steps: int = Field(0, ge=0, description="linear learning-rate warm-up, in optimizer steps")
     max_grad_norm: FiniteFloat = Field(1.0, gt=0, description="gradient clipping, global L2 norm")
-    whiten_advantages: bool = Field(True, description="normalise advantages over the global batch")
+    whiten_advantages: bool = Field(True, description="gae: normalise advantages over the global batch (the "
+                                                      "critic-free estimators normalise their own way)")
+
+    @model_validator(mode="after")
+    def _estimator_options(self) -> "PPOConfig":
+        for key in ("grpo_scale_std", "grpo_normalize"):  # a changed default means a GRPO run was meant
+            require(self.estimator == "grpo" or getattr(self, key) == type(self).model_fields[key].default, key,
+                    f"applies to ppo.estimator=grpo, not {self.estimator}")
+        return self
 
 
 class Config(StrictModel):
@@ -237,6 +256,8 @@ class Config(StrictModel):
                 "the supervised warm-up is for the built-in task only")
         require(self.reward.prm != "rule" or d.dataset == "arithmetic", "reward.prm",
                 "the rule-based step checker only understands the built-in arithmetic task")
+        require(self.ppo.estimator not in GROUPED or ro.n >= 2, "ppo.estimator",
+                f"{self.ppo.estimator} compares the rollout.n samples of a prompt; needs rollout.n >= 2, got {ro.n}")
         require(self.ppo.mini_batches <= ro.prompts * ro.n, "ppo.mini_batches",
                 f"{self.ppo.mini_batches} exceeds the samples per iteration "
                 f"(rollout.prompts * rollout.n = {ro.prompts * ro.n})")

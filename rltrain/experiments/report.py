@@ -4,9 +4,11 @@ Per run (`<out>/runs/<design>/seed<k>/`):
 - final greedy / sampling accuracy: the held-out `"kind": "eval"` line at the end of training
   (`run.eval_problems` generated problems, disjoint from the training stream);
 - steps per response, response length (tokens), repeated-step fraction, PRM return (raw sum of
-  the step checker's scores; only designs with a PRM have one) and train success: means over
-  the last `TAIL_FRACTION` of the training iterations (the policy's sampled responses at the
-  end of training, as the trainer logs them).
+  the step checker's scores; only designs with a PRM have one), train success and the training
+  time per iteration (estimate + train phases): means over the last `TAIL_FRACTION` of the
+  training iterations (the policy's sampled responses at the end of training, as the trainer
+  logs them).
+Plots: PPO-GAE designs solid, critic-free (GRPO) designs dashed.
 Per design: mean +- std (sample std, ddof = 1) over the seeds that finished.
 """
 from __future__ import annotations
@@ -27,7 +29,11 @@ METRICS = (  # column, source, label in the Markdown table
     ("repeated_step_fraction", "train:repeated_step_fraction", "repeated-step fraction"),
     ("prm_return", "train:prm_return_raw", "PRM return (raw)"),
     ("train_success", "train:success_rate", "train success"),
+    ("train_seconds", "train:time_training", "training s / iteration"),
 )
+# (baseline design, its raw-PRM design, its bounded designs): the checks of `acceptance`
+CHECKED = (("success", "prm_raw", ("prm_clip", "prm_delta", "prm_clip_delta", "prm_min_form")),
+           ("grpo_success", "grpo_prm_raw", ("grpo_prm_clip_delta", "grpo_prm_min_form")))
 CURVES = ("success_rate", "steps_per_response", "repeated_step_fraction", "response_length")
 
 
@@ -104,38 +110,43 @@ def collect(out: Path, exp) -> tuple[list[dict], dict, list[dict]]:
 
 
 def acceptance(agg: dict) -> list[tuple[str, bool | None, str]]:
-    """The issue's criteria, evaluated on the table (None = cannot be evaluated). "Well above":
+    """The issue's criteria, evaluated on the table (None = cannot be evaluated), per estimator:
+    each design against the success-only design of the same estimator (`CHECKED`). "Well above":
     >= 1.5x the steps and +0.10 repeated-step fraction; "within noise": within one seed std of the
     success-only runs (the design's own std is not used: a design whose seeds scatter widely must
     not pass because of it)."""
     out = []
-    base = agg.get("success")
-    if base is None or not base["seeds_ok"]:
-        return [("needs the success-only design", None, "not run")]
-    bs, bss = base["steps_per_response"]
-    ba, bas = base["greedy_acc"]
-    br, _ = base["repeated_step_fraction"]
-    raw = agg.get("prm_raw")
-    if raw and raw["seeds_ok"]:
-        rs, _ = raw["steps_per_response"]
-        rr, _ = raw["repeated_step_fraction"]
-        ra, ras = raw["greedy_acc"]
-        out.append(("raw PRM: steps / response well above success-only (>= 1.5x)", rs >= 1.5 * bs,
-                    f"{rs:.2f} vs {bs:.2f} ({rs / bs:.2f}x)"))
-        out.append(("raw PRM: repeated-step fraction well above success-only (>= +0.10)", rr >= br + 0.10,
-                    f"{rr:.3f} vs {br:.3f}"))
-        out.append(("raw PRM: greedy accuracy does not improve over success-only (mean <= base mean + base "
-                    "seed std)", ra <= ba + bas, f"{ra:.3f} ± {ras:.3f} vs {ba:.3f} ± {bas:.3f}"))
-    for name in ("prm_clip", "prm_delta", "prm_clip_delta"):
-        d = agg.get(name)
-        if not d or not d["seeds_ok"]:
+    for base_name, raw_name, bounded in CHECKED:
+        base = agg.get(base_name)
+        if base is None or not base["seeds_ok"]:
+            if any(agg.get(n) for n in (raw_name,) + bounded):
+                out.append((f"needs the {base_name} design", None, "not run"))
             continue
-        s, _ = d["steps_per_response"]
-        a, sa = d["greedy_acc"]
-        out.append((f"{d['label']}: steps / response within 20% of success-only", abs(s - bs) <= 0.2 * bs,
-                    f"{s:.2f} vs {bs:.2f} ({(s - bs) / bs:+.0%})"))
-        out.append((f"{d['label']}: greedy accuracy >= success-only within noise (mean >= base mean - "
-                    "base seed std)", a >= ba - bas, f"{a:.3f} ± {sa:.3f} vs {ba:.3f} ± {bas:.3f}"))
+        base_label = base["label"]
+        bs, _ = base["steps_per_response"]
+        ba, bas = base["greedy_acc"]
+        br, _ = base["repeated_step_fraction"]
+        raw = agg.get(raw_name)
+        if raw and raw["seeds_ok"]:
+            rs, _ = raw["steps_per_response"]
+            rr, _ = raw["repeated_step_fraction"]
+            ra, ras = raw["greedy_acc"]
+            out.append((f"{raw['label']}: steps / response well above {base_label} (>= 1.5x)", rs >= 1.5 * bs,
+                        f"{rs:.2f} vs {bs:.2f} ({rs / bs:.2f}x)"))
+            out.append((f"{raw['label']}: repeated-step fraction well above {base_label} (>= +0.10)",
+                        rr >= br + 0.10, f"{rr:.3f} vs {br:.3f}"))
+            out.append((f"{raw['label']}: greedy accuracy does not improve over {base_label} (mean <= base mean + "
+                        "base seed std)", ra <= ba + bas, f"{ra:.3f} ± {ras:.3f} vs {ba:.3f} ± {bas:.3f}"))
+        for name in bounded:
+            d = agg.get(name)
+            if not d or not d["seeds_ok"]:
+                continue
+            s, _ = d["steps_per_response"]
+            a, sa = d["greedy_acc"]
+            out.append((f"{d['label']}: steps / response within 20% of {base_label}", abs(s - bs) <= 0.2 * bs,
+                        f"{s:.2f} vs {bs:.2f} ({(s - bs) / bs:+.0%})"))
+            out.append((f"{d['label']}: greedy accuracy >= {base_label} within noise (mean >= base mean - "
+                        "base seed std)", a >= ba - bas, f"{a:.3f} ± {sa:.3f} vs {ba:.3f} ± {bas:.3f}"))
     return out
 
 
@@ -158,13 +169,15 @@ def write_tables(out: Path, exp, runs: list[dict], agg: dict, failed: list[dict]
              "| --- | --- | " + " | ".join("---" for _ in METRICS) + " |"]
     for name, a in agg.items():
         seeds = f"{a['seeds_ok']}" + (f" ({a['seeds_failed']} failed)" if a["seeds_failed"] else "")
-        cells = [_cell(*a[c], 2 if c in ("steps_per_response", "response_length", "prm_return") else 3)
+        cells = [_cell(*a[c], 2 if c in ("steps_per_response", "response_length", "prm_return", "train_seconds")
+                       else 3)
                  for c, _, _ in METRICS]
         lines.append(f"| {a['label']} | {seeds} | " + " | ".join(cells) + " |")
     text = ["# Reward-design experiment: results", "",
             f"Mean ± std over seeds {exp.seeds}. Accuracies: held-out problems at the end of training "
             f"(greedy, and one sample at T = 1). Steps, length, repeated-step fraction, PRM return, "
-            f"train success: the last {TAIL_FRACTION:.0%} of training iterations.", "", *lines, ""]
+            f"train success, training time (the estimate + train phases of one iteration): the last "
+            f"{TAIL_FRACTION:.0%} of training iterations.", "", *lines, ""]
     if failed:
         text += ["Runs missing from the table:", ""] + [f"- {f['design']} seed {f['seed']}: {f['why']}" for f in failed] + [""]
     checks = acceptance(agg)
@@ -194,6 +207,11 @@ def _smooth(ys: list[float], window: int) -> list[float]:
     return out
 
 
+def _style(design) -> str:
+    """Solid for PPO-GAE designs, dashed for the critic-free ones."""
+    return "--" if "ppo.estimator" in design.overrides and design.overrides["ppo.estimator"] != "gae" else "-"
+
+
 def write_plots(out: Path, exp, window: int = 5) -> list[Path]:
     import matplotlib
 
@@ -208,27 +226,29 @@ def write_plots(out: Path, exp, window: int = 5) -> list[Path]:
             per_design[d.name] = (d, runs)
     if not per_design:
         return []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    # one colour per design (tab20 has 20; the default cycle repeats after 10)
+    plt.rcParams["axes.prop_cycle"] = plt.cycler(color=plt.get_cmap("tab20").colors)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
     for d, runs in per_design.values():
         xs, ys = _curve([r["train"] for r in runs], "success_rate")
-        line, = axes[0].plot(xs, _smooth(ys, window), label=d.label)
+        line, = axes[0].plot(xs, _smooth(ys, window), label=d.label, linestyle=_style(d))
         evals = {}
         for r in runs:
             for e in r["eval"]:
                 evals.setdefault(e["iteration"], []).append(e["greedy_success"])
         its = sorted(i for i, v in evals.items() if len(v) == len(runs))
         axes[1].plot(its, [sum(evals[i]) / len(evals[i]) for i in its], marker="o", color=line.get_color(),
-                     label=d.label)
+                     label=d.label, linestyle=_style(d))
     titles = ((f"train success (sampled, T=1; moving mean of {window})", "success rate"),
               ("held-out greedy accuracy", "accuracy"))
     paths = [_finish(fig, axes, titles, 1, f"accuracy over training (mean over seeds {exp.seeds})",
                      out / "accuracy.png")]
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
     for d, runs in per_design.values():
         for ax, key in zip(axes, ("steps_per_response", "repeated_step_fraction")):
             xs, ys = _curve([r["train"] for r in runs], key)
-            ax.plot(xs, _smooth(ys, window), label=d.label)
+            ax.plot(xs, _smooth(ys, window), label=d.label, linestyle=_style(d))
     titles = (("steps per response (incl. the boxed line)", "steps"), ("repeated-step fraction", "fraction of steps"))
     paths.append(_finish(fig, axes, titles, 0, f"sampled responses over training (moving mean of {window}; "
                          f"mean over seeds {exp.seeds})", out / "steps.png"))
@@ -241,7 +261,8 @@ def _finish(fig, axes, titles, legend_on: int, suptitle: str, path: Path) -> Pat
     for ax, (title, ylabel) in zip(axes, titles):
         ax.set(title=title, xlabel="PPO iteration", ylabel=ylabel)
         ax.grid(alpha=0.3)
-    axes[legend_on].legend(fontsize=8)
+    axes[-1].legend(*axes[legend_on].get_legend_handles_labels(), fontsize=7, loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(suptitle)
     fig.tight_layout()
     fig.savefig(path, dpi=80)

@@ -2,15 +2,20 @@
 built-in arithmetic task (Gao et al. 2024, "On Designing Effective RL Reward at Training Time
 for LLM Reasoning").
 
-Six designs, the same budget (iterations, prompts, samples) and the same warmed-up initial
-model per seed: success reward only, + ORM, + raw PRM step rewards, + PRM with Clip, Delta,
-Clip-Delta. Runs go to `--jobs` worker processes (`rltrain.experiments.run_one --worker`,
-`OMP_NUM_THREADS=1`), each running `rltrain.main.main` in-process from the seed's shared
-initial model, one run after another (imports and start-up paid once per worker). A failed run is reported and the others go on; a rerun skips runs whose
-`summary.json` exists for the same resolved config. At the end `rltrain.experiments.report`
+Fifteen designs, the same budget (iterations, prompts, samples) and the same warmed-up initial
+model per seed: with PPO-GAE, success reward only, + ORM, + raw PRM step rewards, + PRM with
+Clip, Delta, Clip-Delta, min-form; with the critic-free GRPO, success only, + raw PRM, + PRM
+Clip-Delta, min-form, and four normalisation variants under Clip / Clip-Delta. `--designs` takes
+design names and the config's named sets (`paper`, `estimators`, `grpo`, `normalisation`,
+`all`); without it the config's `default` set runs, else all. Runs go to `--jobs` worker
+processes (`rltrain.experiments.run_one --worker`, `OMP_NUM_THREADS=1`), each running
+`rltrain.main.main` in-process from the seed's shared initial model, one run after another
+(imports and start-up paid once per worker). A failed run is reported and the others go on; a
+rerun skips runs whose `summary.json` exists for the same resolved config. At the end `rltrain.experiments.report`
 writes results.md / results.csv / runs.csv and accuracy.png / steps.png into --out.
 
-    python -m rltrain.experiments.reward_design                       # 6 designs x 3 seeds
+    python -m rltrain.experiments.reward_design                       # the default designs x 3 seeds
+    python -m rltrain.experiments.reward_design --designs estimators  # min-form and the GRPO rows
     python -m rltrain.experiments.reward_design --seeds 1 --iterations 5 --designs success,prm_raw
     python -m rltrain.experiments.reward_design --set rollout.prompts=8 --set warmup.steps=20
 """
@@ -34,7 +39,9 @@ from rltrain.metrics.records import metrics_path, read_metrics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "experiments" / "reward_design.yaml"
-DESIGN_ORDER = ("success", "orm", "prm_raw", "prm_clip", "prm_delta", "prm_clip_delta")
+DESIGN_ORDER = ("success", "orm", "prm_raw", "prm_clip", "prm_delta", "prm_clip_delta", "prm_min_form",
+                "grpo_success", "grpo_prm_raw", "grpo_prm_clip_delta", "grpo_prm_min_form", "grpo_prm_clip",
+                "grpo_prm_clip_per_reward", "grpo_prm_clip_mean_only", "grpo_prm_clip_delta_mean_only")
 # settings that decide the warmed-up initial model (shared by every design of a seed)
 INIT_KEYS = ("run.seed", "model", "data.arithmetic", "warmup")
 
@@ -54,6 +61,21 @@ class Experiment:
     designs: list[Design]
     restated_step_prob: float = 0.0
     restated_more_prob: float = 0.0
+    sets: dict = field(default_factory=dict)  # name -> design names (`--designs`); "all" is implied
+
+    def select(self, spec: str | None) -> list[Design]:
+        """The designs a `--designs` value names (comma list of designs and sets, in config order);
+        None: the `default` set if the config has one, else every design. ValueError if unknown."""
+        if spec is None:
+            spec = "default" if "default" in self.sets else "all"
+        known = {d.name for d in self.designs}
+        sets = {**self.sets, "all": [d.name for d in self.designs]}
+        wanted: set[str] = set()
+        for word in (w.strip() for w in spec.split(",") if w.strip()):
+            if word not in known and word not in sets:
+                raise ValueError(f"unknown {word!r}; designs: {sorted(known)}; sets: {sorted(sets)}")
+            wanted.update(sets.get(word, [word]))
+        return [d for d in self.designs if d.name in wanted]
 
 
 @dataclass
@@ -68,7 +90,7 @@ class RunResult:
 
 def load_experiment(path: Path) -> Experiment:
     data = yaml.safe_load(Path(path).read_text()) or {}
-    unknown = set(data) - {"base", "seeds", "common", "designs", "init"}
+    unknown = set(data) - {"base", "seeds", "common", "designs", "init", "sets"}
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
     base = Path(data.get("base", "configs/builtin.yaml"))
@@ -79,8 +101,14 @@ def load_experiment(path: Path) -> Experiment:
     init_keys = {"restated_step_prob", "restated_more_prob"}
     if set(init) - init_keys:
         raise ValueError(f"{path}: unknown init keys {sorted(set(init) - init_keys)}")
+    sets = {name: list(members) for name, members in (data.get("sets") or {}).items()}
+    names = {d.name for d in designs}
+    for name, members in sets.items():
+        if set(members) - names or name in names or name == "all":
+            raise ValueError(f"{path}: set {name!r} must name designs only and not clash with a design or 'all'; "
+                             f"unknown {sorted(set(members) - names)}")
     return Experiment(base, list(data.get("seeds", [0, 1, 2])), dict(data.get("common") or {}), designs,
-                      float(init.get("restated_step_prob", 0.0)), float(init.get("restated_more_prob", 0.0)))
+                      float(init.get("restated_step_prob", 0.0)), float(init.get("restated_more_prob", 0.0)), sets)
 
 
 def _fmt(value) -> str:
@@ -333,7 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=None, help="PPO iterations per run (default: config)")
     p.add_argument("--out", type=Path, default=Path("runs/reward_design"), help="output dir (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=2, help="runs at once, one CPU core each (default: %(default)s)")
-    p.add_argument("--designs", default=None, help=f"comma list, subset of {','.join(DESIGN_ORDER)}")
+    p.add_argument("--designs", default=None, help="comma list of designs and sets of the config (e.g. paper, "
+                   f"estimators, grpo, all; designs {','.join(DESIGN_ORDER)}); default: the config's default set, "
+                   "else all")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra trainer override for every run (repeatable), e.g. --set rollout.prompts=8")
     p.add_argument("--timeout", type=float, default=None, help="seconds per run before it is stopped (failed)")
@@ -345,13 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         exp.seeds = parse_seeds(args.seeds)
     if args.iterations is not None:
         exp.common["run.iterations"] = args.iterations
-    if args.designs:
-        wanted = [d.strip() for d in args.designs.split(",") if d.strip()]
-        known = {d.name for d in exp.designs}
-        bad = [w for w in wanted if w not in known]
-        if bad:
-            p.error(f"--designs: unknown {bad}; known: {sorted(known)}")
-        exp.designs = [d for d in exp.designs if d.name in wanted]
+    try:
+        exp.designs = exp.select(args.designs)
+    except ValueError as exc:
+        p.error(f"--designs: {exc}")
     out = args.out.resolve()
     import signal
 

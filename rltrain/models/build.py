@@ -21,11 +21,12 @@ from rltrain.models.sharding import shard_module
 
 @dataclass
 class TrainerModels:
-    """actor / critic / reference: FSDP2-sharded modules; rollout_lm: an unsharded copy of the
-    actor's causal LM for the built-in engine (None with vLLM); tokenizer."""
+    """actor / critic / reference: FSDP2-sharded modules (critic None for the critic-free
+    estimators, ppo.estimator != gae); rollout_lm: an unsharded copy of the actor's causal LM for
+    the built-in engine (None with vLLM); tokenizer."""
 
     actor: PolicyModule
-    critic: CriticModule
+    critic: CriticModule | None
     reference: PolicyModule
     rollout_lm: nn.Module | None
     tokenizer: object
@@ -65,6 +66,17 @@ def _builtin_policy(cfg: Config, run_dir: Path, is_main: bool):
     return lm, tok, losses
 
 
+def _critic(cfg: Config, lm: nn.Module, dtype: torch.dtype, device: torch.device) -> CriticModule:
+    """A value head on a copy of the policy's backbone (model.critic_init=actor) or on another model's."""
+    m = cfg.model
+    if m.critic_init == "actor":
+        backbone = copy.deepcopy(lm.model)
+    else:
+        backbone = _from_pretrained("AutoModel", m.critic_init, dtype, m.attn_implementation,
+                                    m.allow_download).to(device)
+    return CriticModule(backbone, backbone.config.hidden_size).to(device=device, dtype=dtype)
+
+
 def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool) -> TrainerModels:
     m = cfg.model
     dtype = torch.bfloat16 if (device.type == "cuda" and m.dtype == "bfloat16") else torch.float32
@@ -81,20 +93,16 @@ def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool
     ref_lm = copy.deepcopy(lm).eval()
     for p in ref_lm.parameters():
         p.requires_grad_(False)
-    if m.critic_init == "actor":
-        backbone = copy.deepcopy(lm.model)
-    else:
-        backbone = _from_pretrained("AutoModel", m.critic_init, dtype, m.attn_implementation,
-                                    m.allow_download).to(device)
-    critic = CriticModule(backbone, backbone.config.hidden_size).to(device=device, dtype=dtype)
+    critic = _critic(cfg, lm, dtype, device) if cfg.ppo.estimator == "gae" else None
     if m.gradient_checkpointing:
-        for module in (lm, critic.backbone):
+        for module in (lm,) + ((critic.backbone,) if critic is not None else ()):
             enable = getattr(module, "activation_checkpointing_enable", None) or module.gradient_checkpointing_enable
             enable()
     lm.train()
-    critic.train()
     shard = dict(device=device, mixed_precision=m.mixed_precision, cpu_offload=m.cpu_offload)
     actor = shard_module(PolicyModule(lm), **shard)
-    critic = shard_module(critic, **shard)
+    if critic is not None:
+        critic.train()
+        critic = shard_module(critic, **shard)
     reference = shard_module(PolicyModule(ref_lm), **shard)
     return TrainerModels(actor, critic, reference, rollout_lm, tok, losses)

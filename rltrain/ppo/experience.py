@@ -58,8 +58,9 @@ class Experience:
 class PPOBatch(Experience):
     """An `Experience` with the PPO targets of its rows, each [B, T] float32, 0 at padding:
     old_logprobs (the actor before this iteration's updates), ref_logprobs (the reference model),
-    values (the critic before the updates), returns (GAE returns, the critic's targets) and
-    advantages (GAE advantages, whitened over all ranks when ppo.whiten_advantages)."""
+    values (the critic before the updates; 0 without a critic), returns (GAE returns, the critic's
+    targets; for the critic-free estimators the return-to-go) and advantages (GAE advantages,
+    whitened over all ranks when ppo.whiten_advantages; or the critic-free estimator's)."""
 
     old_logprobs: torch.Tensor
     ref_logprobs: torch.Tensor

@@ -24,11 +24,15 @@ def raw_prm_return(step_scores: torch.Tensor | None, num_steps: torch.Tensor) ->
     return (step_scores * valid).sum(1)
 
 
+CRITIC_METRICS = ("value_loss", "value_clip_fraction", "critic_grad_norm", "explained_variance")
+
+
 def iteration_metrics(scores: Scores, est: Estimates, stats: TrainStats, *, world: int, kl_coef: float,
-                      actor_lr: float, times: dict[str, float]) -> dict[str, float]:
+                      actor_lr: float, times: dict[str, float], critic: bool = True) -> dict[str, float]:
     """{name: value} over all ranks (every rank calls it; it holds collectives).
 
-    times: seconds per phase ("rollout", "scoring", "training", "sync", "iteration").
+    times: seconds per phase ("rollout", "scoring", "training", "sync", "iteration"); critic:
+    whether the run has a critic (without one, the CRITIC_METRICS are not reported).
     """
     batch = est.batch
     m = batch.response_mask.float()
@@ -54,19 +58,21 @@ def iteration_metrics(scores: Scores, est: Estimates, stats: TrainStats, *, worl
     s.mean("repeated_step_fraction", repeated, per="steps")
     s.mean("truncated_fraction", batch.truncated.float().sum(), per="samples")
     s.mean("policy_loss", stats.policy_loss, per=opt_steps)
-    s.mean("value_loss", stats.value_loss, per=opt_steps)
     s.mean("clip_fraction", stats.clipped_sum, per="train_tokens")
-    s.mean("value_clip_fraction", stats.value_clipped_sum, per="train_tokens")
     s.mean("actor_grad_norm", stats.actor_grad_norm, per=opt_steps * world)
-    s.mean("critic_grad_norm", stats.critic_grad_norm, per=opt_steps * world)
+    if critic:
+        s.mean("value_loss", stats.value_loss, per=opt_steps)
+        s.mean("value_clip_fraction", stats.value_clipped_sum, per="train_tokens")
+        s.mean("critic_grad_norm", stats.critic_grad_norm, per=opt_steps * world)
     s.mean("sampler_logprob_gap", ((batch.old_logprobs - batch.sampler_logprobs).abs() * m).sum(), per="tokens")
     reduced = s.reduce(batch.input_ids.device)
 
     tokens = reduced.totals["tokens"]
+    critic_only = {"explained_variance": explained_variance(batch.values, batch.returns, batch.response_mask)}
     return {
         **reduced.metrics,
         "kl_coef": kl_coef,
-        "explained_variance": explained_variance(batch.values, batch.returns, batch.response_mask),
+        **(critic_only if critic else {}),
         "actor_lr": actor_lr,
         **{f"time_{k}": v for k, v in times.items()},
         "tokens_per_s": tokens / max(times["iteration"], 1e-9),

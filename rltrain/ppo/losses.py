@@ -1,4 +1,5 @@
-"""Critic loss, distributed advantage whitening and explained variance (masked, [B, T])."""
+"""Critic loss, distributed advantage whitening (per token, or by full returns) and explained variance
+(masked, [B, T])."""
 from __future__ import annotations
 
 import torch
@@ -26,6 +27,20 @@ def whiten_global(adv: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> t
     mean = s / n
     var = max(ss / n - mean * mean, 0.0)
     return (adv - mean) / (var + eps) ** 0.5 * m
+
+
+def whiten_returns_global(returns: torch.Tensor, mask: torch.Tensor, std_floor: float) -> torch.Tensor:
+    """REINFORCE++ over all ranks: (G_{b,t} - mean) / max(std, std_floor), mean and sample std
+    (ddof 1) over the full returns G_b = returns[b, 0] of every response of every rank (one value
+    per response, not per token: a longer response must not weigh more); 0 at padding.
+    `kernels.fused_reward_advantages(estimator="reinforce_pp")` does the same on one rank."""
+    full = returns[:, 0].double() if returns.shape[1] else returns.new_zeros(returns.shape[0], dtype=torch.float64)
+    n, s, ss = all_reduce_sum([float(full.numel()), float(full.sum()), float((full * full).sum())], returns.device)
+    if n <= 1:
+        return returns * mask.float()
+    mean = s / n
+    std = max((ss - n * mean * mean) / (n - 1), 0.0) ** 0.5
+    return (returns - mean) / max(std, std_floor) * mask.float()
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:

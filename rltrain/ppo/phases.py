@@ -77,7 +77,8 @@ def _grad_norm(params, max_norm: float) -> float:
 def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, loss_kwargs: dict, temperature: float,
                     token_budget: int, value_clip: float, vf_coef: float, max_grad_norm: float,
                     stats: TrainStats) -> None:
-    """One optimizer step of actor and critic on `batch` (this rank's share of a mini-batch).
+    """One optimizer step of actor and critic on `batch` (this rank's share of a mini-batch);
+    critic and critic_opt are None for the critic-free estimators (no value loss).
 
     Losses are sums over tokens divided by the global token count; FSDP2 averages gradients
     over ranks, so each rank's loss is scaled by the world size to make the step the global
@@ -92,20 +93,23 @@ def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, lo
                    ref_logprobs=sub.ref_logprobs if loss_kwargs.get("kl_loss_coef", 0.0) > 0 else None,
                    normalizer=normalizer, temperature=temperature, **loss_kwargs)
         (pl.loss * world).backward()
-        values = critic(sub.input_ids, sub.attention_mask, sub.gather_index)
-        vl, vclipped = clipped_value_loss(values, sub.values, sub.returns, sub.response_mask, value_clip, normalizer)
-        (vl * vf_coef * world).backward()
+        if critic is not None:
+            values = critic(sub.input_ids, sub.attention_mask, sub.gather_index)
+            vl, vclipped = clipped_value_loss(values, sub.values, sub.returns, sub.response_mask, value_clip,
+                                              normalizer)
+            (vl * vf_coef * world).backward()
+            stats.value_loss += float(vl.detach())
+            stats.value_clipped_sum += float(vclipped)
         m = sub.response_mask.float()
         stats.policy_loss += float(pl.loss.detach())
-        stats.value_loss += float(vl.detach())
         stats.entropy_sum += float((pl.entropy * m).sum())
         stats.clipped_sum += float((pl.clipped.float() * m).sum())
-        stats.value_clipped_sum += float(vclipped)
         stats.tokens += float(m.sum())
     stats.actor_grad_norm += _grad_norm(actor.parameters(), max_grad_norm)
-    stats.critic_grad_norm += _grad_norm(critic.parameters(), max_grad_norm)
     actor_opt.step()
-    critic_opt.step()
     actor_opt.zero_grad(set_to_none=True)
-    critic_opt.zero_grad(set_to_none=True)
+    if critic is not None:
+        stats.critic_grad_norm += _grad_norm(critic.parameters(), max_grad_norm)
+        critic_opt.step()
+        critic_opt.zero_grad(set_to_none=True)
     stats.optimizer_steps += 1

@@ -4,7 +4,8 @@
 
     _rollout  -> Rollout     prompts, rollout.n samples each, their padded rows (Experience)
     _score    -> Scores      grader success, PRM step scores, ORM scores, outcome reward
-    _estimate -> Estimates   old / ref log-probs, values, kernels.fused_reward_gae, whitening (PPOBatch)
+    _estimate -> Estimates   old / ref log-probs, then ppo.estimator: gae = values, kernels.fused_reward_gae,
+                             whitening; grpo / rloo / reinforce_pp = kernels.fused_reward_advantages (PPOBatch)
     _train    -> TrainStats  PPO epochs over mini-batches
     sync_engine              the actor's weights into the rollout engine
     iteration_metrics        the metrics.jsonl line, reduced over ranks by name
@@ -20,6 +21,7 @@ from typing import Iterator, Sequence
 import torch
 
 import kernels
+from kernels.estimators import GROUPED
 from rltrain.config.schema import Config
 from rltrain.data.prompts import bound_prompts, format_prompt
 from rltrain.data.records import MathProblem
@@ -33,7 +35,7 @@ from rltrain.ppo.experience import PPOBatch, build_experience
 from rltrain.ppo.iteration import Estimates, Rollout, Scores
 from rltrain.ppo.iteration_metrics import iteration_metrics
 from rltrain.ppo.kl_controller import KLController
-from rltrain.ppo.losses import whiten_global
+from rltrain.ppo.losses import whiten_global, whiten_returns_global
 from rltrain.ppo.phases import TrainStats, score_policy, score_values, train_minibatch
 from rltrain.ppo.prompts import PromptStream, load_problems, prompt_config
 from rltrain.ppo.signal import NoSignalWarning, signal_extremes
@@ -81,9 +83,11 @@ class PPOTrainer:
         self.orm = build_orm(cfg.reward, info.device, self.tokenizer)
         p = cfg.ppo
         self.actor_opt = torch.optim.AdamW(self.actor.parameters(), lr=p.actor_lr, weight_decay=p.weight_decay)
-        self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=p.critic_lr, weight_decay=p.weight_decay)
         self.actor_sched = torch.optim.lr_scheduler.LambdaLR(self.actor_opt, _warmup_lambda(p.warmup_steps))
-        self.critic_sched = torch.optim.lr_scheduler.LambdaLR(self.critic_opt, _warmup_lambda(p.warmup_steps))
+        self.critic_opt = self.critic_sched = None  # the critic-free estimators have no critic
+        if self.critic is not None:
+            self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=p.critic_lr, weight_decay=p.weight_decay)
+            self.critic_sched = torch.optim.lr_scheduler.LambdaLR(self.critic_opt, _warmup_lambda(p.warmup_steps))
         self.kl = KLController(cfg.kl.coef, cfg.kl.adaptive, cfg.kl.target, cfg.kl.horizon)
         self.stream = PromptStream(self.train_pool, cfg.rollout.prompts, cfg.run.seed)
         self.prompt_cfg = prompt_config(cfg)
@@ -142,7 +146,8 @@ class PPOTrainer:
             with _timed(times, "sync"):
                 self.sync_engine()
         metrics = iteration_metrics(scores, estimates, stats, world=self.info.world_size, kl_coef=self.kl.coef,
-                                    actor_lr=self.actor_opt.param_groups[0]["lr"], times=times)
+                                    actor_lr=self.actor_opt.param_groups[0]["lr"], times=times,
+                                    critic=self.critic is not None)
         self.gap_warning.check(metrics["sampler_logprob_gap"], self.iteration + 1)
         batch = estimates.batch
         extremes = signal_extremes(scores.outcome + estimates.process_return, batch.advantages, batch.response_mask)
@@ -172,21 +177,33 @@ class PPOTrainer:
         return Scores(success, orm, outcome, step_scores, scoring)
 
     def _estimate(self, rollout: Rollout, scores: Scores) -> Estimates:
-        """Old / reference log-probs and values of the rows, then rewards, advantages and returns."""
-        cfg, rw = self.cfg, self.cfg.reward
+        """Old / reference log-probs of the rows (and, for gae, the critic's values), then rewards,
+        advantages and returns: one fused kernel either way (docs/estimators.md)."""
+        cfg, rw, p = self.cfg, self.cfg.reward, self.cfg.ppo
         exp = rollout.experience.to(self.info.device)
-        budget, temp = cfg.ppo.micro_tokens, cfg.rollout.temperature
+        budget, temp = p.micro_tokens, cfg.rollout.temperature
         old_logp, entropy = score_policy(self.actor, exp, budget, temp)
         ref_logp, _ = score_policy(self.reference, exp, budget, temp)
-        values = score_values(self.critic, exp, budget)
-        gae = kernels.fused_reward_gae(
-            exp.response_ids, exp.response_mask, values, scores.outcome, separator_ids=self.separators,
-            step_scores=scores.step_scores, logprobs=old_logp, ref_logprobs=ref_logp, kl_coef=self.kl.coef,
-            shaping=rw.shaping, eta=rw.eta, prm_coef=rw.prm_coef, gamma=cfg.ppo.gamma, lam=cfg.ppo.lam)
-        adv = whiten_global(gae.advantages, exp.response_mask) if cfg.ppo.whiten_advantages else gae.advantages
-        batch = PPOBatch.of(exp, old_logprobs=old_logp, ref_logprobs=ref_logp, values=values, returns=gae.returns,
+        rewards = dict(separator_ids=self.separators, step_scores=scores.step_scores, logprobs=old_logp,
+                       ref_logprobs=ref_logp, kl_coef=self.kl.coef, shaping=rw.shaping, eta=rw.eta,
+                       prm_coef=rw.prm_coef, gamma=p.gamma)
+        if self.critic is not None:
+            values = score_values(self.critic, exp, budget)
+            out = kernels.fused_reward_gae(exp.response_ids, exp.response_mask, values, scores.outcome, lam=p.lam,
+                                           **rewards)
+            adv = whiten_global(out.advantages, exp.response_mask) if p.whiten_advantages else out.advantages
+        else:
+            out = kernels.fused_reward_advantages(
+                exp.response_ids, exp.response_mask, scores.outcome, estimator=p.estimator,
+                group_size=cfg.rollout.n if p.estimator in GROUPED else None, scale_std=p.grpo_scale_std,
+                normalize=p.grpo_normalize, std_floor=p.std_floor, **rewards)
+            adv = out.advantages
+            if p.estimator == "reinforce_pp" and self.info.world_size > 1:  # the global batch, not this rank's
+                adv = whiten_returns_global(out.returns, exp.response_mask, p.std_floor)
+            values = torch.zeros_like(adv)
+        batch = PPOBatch.of(exp, old_logprobs=old_logp, ref_logprobs=ref_logp, values=values, returns=out.returns,
                             advantages=adv)
-        return Estimates(batch, entropy, gae.process_return)
+        return Estimates(batch, entropy, out.process_return)
 
     def _train(self, batch: PPOBatch) -> TrainStats:
         """ppo.epochs passes over ppo.mini_batches random mini-batches of `batch`, one optimizer step each."""
@@ -202,7 +219,8 @@ class PPOTrainer:
                                 token_budget=p.micro_tokens, value_clip=p.value_clip, vf_coef=p.vf_coef,
                                 max_grad_norm=p.max_grad_norm, stats=stats)
                 self.actor_sched.step()
-                self.critic_sched.step()
+                if self.critic_sched is not None:
+                    self.critic_sched.step()
         return stats
 
     def sync_engine(self) -> None:
