@@ -9,7 +9,9 @@ Layout. Each op is three modules:
 segmentation (`segment_steps`), reward_gae (`fused_reward_gae`), reward_advantages
 (`fused_reward_advantages`: the same token rewards with a critic-free estimator) and policy_loss
 (`ppo_policy_loss`) are such ops; linear_policy_loss.py (`linear_ppo_policy_loss`,
-`linear_logprobs`) is an API module that runs the policy_loss backends chunk by chunk.
+`linear_logprobs`) is an API module that runs the policy_loss backends chunk by chunk, and
+packed_rewards.py (`fused_reward_gae_packed`, `fused_reward_advantages_packed`) runs the reward
+ops on packed (padding-free, `cu_seqlens`) rows.
 Backends take checked tensors and return tensors (the policy loss's: a TokenTerms bundle),
 which the API module wraps in its result types; they import only shared modules, never an API
 module or another backend (tests/test_kernels_layout.py checks this). Shared building blocks are named for what they provide:
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from kernels.backend import BACKENDS, resolve_backend
     from kernels.estimators import ESTIMATORS
     from kernels.linear_policy_loss import linear_logprobs, linear_ppo_policy_loss
+    from kernels.packed_rewards import fused_reward_advantages_packed, fused_reward_gae_packed
     from kernels.policy_loss import PolicyLoss, ppo_policy_loss
     from kernels.reward_advantages import RewardAdvantages, fused_reward_advantages
     from kernels.reward_gae import RewardGAE, fused_reward_gae
@@ -54,6 +57,8 @@ _HOME = {  # public name -> the module that defines it
     "fused_reward_gae": "reward_gae",
     "RewardAdvantages": "reward_advantages",
     "fused_reward_advantages": "reward_advantages",
+    "fused_reward_gae_packed": "packed_rewards",
+    "fused_reward_advantages_packed": "packed_rewards",
     "PolicyLoss": "policy_loss",
     "ppo_policy_loss": "policy_loss",
     "linear_logprobs": "linear_policy_loss",
@@ -70,7 +75,9 @@ __all__ = [
     "StepDelimiter",
     "StepSegments",
     "fused_reward_advantages",
+    "fused_reward_advantages_packed",
     "fused_reward_gae",
+    "fused_reward_gae_packed",
     "linear_logprobs",
     "linear_ppo_policy_loss",
     "ppo_policy_loss",

@@ -13,9 +13,10 @@ PACKAGE = ROOT / "kernels"
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 BACKEND_SUFFIXES = ("_torch", "_triton")
 OPS = sorted({m.rsplit("_", 1)[0] for m in MODULES if m.endswith(BACKEND_SUFFIXES)})
-API_WITHOUT_BACKENDS = ["linear_policy_loss"]  # runs the policy_loss backends chunk by chunk
+API_WITHOUT_BACKENDS = ["linear_policy_loss", "packed_rewards"]  # run other ops' backends / ops
 PUBLIC = ["BACKENDS", "ESTIMATORS", "PolicyLoss", "SHAPING_MODES", "RewardAdvantages", "RewardGAE", "StepDelimiter",
-          "StepSegments", "fused_reward_advantages", "fused_reward_gae", "linear_logprobs", "linear_ppo_policy_loss",
+          "StepSegments", "fused_reward_advantages", "fused_reward_advantages_packed", "fused_reward_gae",
+          "fused_reward_gae_packed", "linear_logprobs", "linear_ppo_policy_loss",
           "ppo_policy_loss", "resolve_backend", "segment_steps"]
 
 

@@ -66,11 +66,12 @@ def test_the_reward_config_reaches_the_loader():
     cfg = load_config(None, ["reward.prm=/m", "reward.prm_format=implicit", "reward.implicit_reference=/r",
                              "reward.implicit_beta=0.25", "reward.orm=/o", "reward.orm_format=sequence-classification",
                              "reward.scalar_head=raw", "reward.scoring.dtype=bfloat16",
-                             "reward.scoring.token_budget=77", "reward.scoring.shard=true"]).reward
+                             "reward.scoring.token_budget=77", "reward.scoring.shard=true",
+                             "reward.scoring.pack_sequences=false"]).reward
     cpu = torch.device("cpu")
     assert scorer_options(cfg, "prm", cpu) == dict(
-        format="implicit", dtype=torch.bfloat16, token_budget=77, shard=True, scalar_head="raw", allow_download=False,
-        implicit_reference="/r", implicit_beta=0.25)
+        format="implicit", dtype=torch.bfloat16, token_budget=77, shard=True, pack_sequences=False, scalar_head="raw",
+        allow_download=False, implicit_reference="/r", implicit_beta=0.25)
     orm = scorer_options(cfg, "orm", cpu)
     assert orm["format"] == "sequence-classification" and "implicit_reference" not in orm
     assert scorer_options(load_config(None, ["reward.prm=/m"]).reward, "prm", cpu)["dtype"] is None  # auto

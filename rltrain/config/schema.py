@@ -65,6 +65,9 @@ class ModelConfig(StrictModel):
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass")
     cpu_offload: bool = Field(False, description="FSDP2 CPUOffloadPolicy")
     attn_implementation: str = Field("sdpa", min_length=1, description="sdpa, flash_attention_2 or eager")
+    pack_sequences: bool = Field(True, description="padding-free forwards of actor, critic and reference: each "
+                                 "micro-batch's rows packed into one sequence with varlen attention (flash-attention's, "
+                                 "else per-row SDPA); ppo.micro_tokens then counts real tokens")
 
     @model_validator(mode="after")
     def _vllm_loadable(self) -> "ModelConfig":
@@ -205,7 +208,8 @@ class PPOConfig(StrictModel):
                                    "divided by, in reward units (a group whose returns are all equal)")
     epochs: int = Field(1, ge=1, description="passes over each iteration's batch")
     mini_batches: int = Field(1, ge=1, description="optimizer steps per epoch")
-    micro_tokens: int = Field(8192, ge=1, description="padded tokens per micro-batch")
+    micro_tokens: int = Field(8192, ge=1, description="tokens per micro-batch (real tokens "
+                             "with model.pack_sequences, else padded)")
     clip_low: FiniteFloat = Field(0.2, ge=0, lt=1, description="ratio clip below: 1 - clip_low")
     clip_high: FiniteFloat = Field(0.2, ge=0, description="ratio clip above: 1 + clip_high")
     dual_clip: Optional[FiniteFloat] = Field(None, gt=1, description="dual-clip bound c for negative advantages "

@@ -74,7 +74,7 @@ def _critic(cfg: Config, lm: nn.Module, dtype: torch.dtype, device: torch.device
     else:
         backbone = _from_pretrained("AutoModel", m.critic_init, dtype, m.attn_implementation,
                                     m.allow_download).to(device)
-    return CriticModule(backbone, backbone.config.hidden_size).to(device=device, dtype=dtype)
+    return CriticModule(backbone, backbone.config.hidden_size, packed=m.pack_sequences).to(device=device, dtype=dtype)
 
 
 def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool) -> TrainerModels:
@@ -100,9 +100,9 @@ def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool
             enable()
     lm.train()
     shard = dict(device=device, mixed_precision=m.mixed_precision, cpu_offload=m.cpu_offload)
-    actor = shard_module(PolicyModule(lm), **shard)
+    actor = shard_module(PolicyModule(lm, packed=m.pack_sequences), **shard)
     if critic is not None:
         critic.train()
         critic = shard_module(critic, **shard)
-    reference = shard_module(PolicyModule(ref_lm), **shard)
+    reference = shard_module(PolicyModule(ref_lm, packed=m.pack_sequences), **shard)
     return TrainerModels(actor, critic, reference, rollout_lm, tok, losses)

@@ -4,6 +4,11 @@ Both take full sequences, prompt + response, right-padded:
     input_ids [B, S], attention_mask [B, S], and `gather_index` [B, T]: for response token t
     of row b, the position whose hidden state predicts it (prompt_len[b] - 1 + t).
 
+With `packed=True` (the default, config `model.pack_sequences`) each forward packs the rows into
+one sequence without padding and varlen attention (`rltrain.models.packing`) and gathers the
+response positions from it; the results equal the padded forward's (to float rounding). A model
+whose attention cannot run varlen (sliding windows, soft-capping) stays padded.
+
 `PolicyModule.forward` runs the backbone, gathers the response positions and calls
 `kernels.linear_logprobs` / `kernels.linear_ppo_policy_loss` with the lm_head weight *inside*
 the forward, so that under FSDP2 the root module's pre-forward hook has gathered the
@@ -15,11 +20,16 @@ import torch
 from torch import nn
 
 import kernels
+from rltrain.models.packing import pack_padded, use_varlen_attention
 
 
 def _response_hidden(backbone: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     gather_index: torch.Tensor) -> torch.Tensor:
+                     gather_index: torch.Tensor, packed: bool) -> torch.Tensor:
     """[B, T, H] hidden states at the positions predicting each response token."""
+    if packed and input_ids.shape[0] > 0:
+        rows = pack_padded(input_ids, attention_mask)
+        hidden = backbone(input_ids=rows.input_ids, use_cache=False, **rows.forward_kwargs()).last_hidden_state
+        return hidden[0][gather_index.clamp(min=0) + rows.starts[:, None]]
     hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
     index = gather_index.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
     return hidden.gather(1, index)
@@ -28,16 +38,17 @@ def _response_hidden(backbone: nn.Module, input_ids: torch.Tensor, attention_mas
 class PolicyModule(nn.Module):
     """Wraps a transformers causal LM (`.model` backbone + `.lm_head`)."""
 
-    def __init__(self, lm: nn.Module):
+    def __init__(self, lm: nn.Module, packed: bool = True):
         super().__init__()
         self.lm = lm
+        self.packed = packed and use_varlen_attention(lm)
 
     def forward(self, input_ids, attention_mask, gather_index, targets, mask, *, temperature: float = 1.0,
                 old_logprobs=None, advantages=None, ref_logprobs=None, normalizer=None, **loss_kwargs):
         """Without old_logprobs: (logprobs, entropy), [B, T] float32, no grad.
         With old_logprobs and advantages [B, T]: a `kernels.PolicyLoss` (differentiable .loss);
         loss_kwargs: clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef (kernel keywords)."""
-        hidden = _response_hidden(self.lm.model, input_ids, attention_mask, gather_index)
+        hidden = _response_hidden(self.lm.model, input_ids, attention_mask, gather_index, self.packed)
         weight = self.lm.lm_head.weight
         if old_logprobs is None:
             with torch.no_grad():
@@ -50,13 +61,14 @@ class PolicyModule(nn.Module):
 class CriticModule(nn.Module):
     """A causal-LM backbone (no lm_head) plus a scalar value head: values [B, T] float32."""
 
-    def __init__(self, backbone: nn.Module, hidden_size: int):
+    def __init__(self, backbone: nn.Module, hidden_size: int, packed: bool = True):
         super().__init__()
         self.backbone = backbone
+        self.packed = packed and use_varlen_attention(backbone)
         self.value_head = nn.Linear(hidden_size, 1)
         nn.init.zeros_(self.value_head.weight)
         nn.init.zeros_(self.value_head.bias)
 
     def forward(self, input_ids, attention_mask, gather_index) -> torch.Tensor:
-        hidden = _response_hidden(self.backbone, input_ids, attention_mask, gather_index)
+        hidden = _response_hidden(self.backbone, input_ids, attention_mask, gather_index, self.packed)
         return self.value_head(hidden).squeeze(-1).to(torch.float32, copy=True)  # a fresh tensor, not a view

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from rltrain.batching import even_groups, plan_batches
+from rltrain.batching import balanced_groups, even_groups, plan_batches, plan_packed
 from rltrain.distributed.setup import all_reduce_max, all_reduce_sum
 from rltrain.ppo.experience import Experience, PPOBatch
 from rltrain.ppo.losses import clipped_value_loss
@@ -20,10 +20,17 @@ def _world() -> int:
     return dist.get_world_size() if dist.is_initialized() else 1
 
 
-def _groups(exp: Experience, token_budget: int) -> list[list[int]]:
+def _groups(exp: Experience, token_budget: int, packed: bool) -> list[list[int]]:
+    """This rank's micro-batches: as many as the most any rank needs within the token budget (real
+    tokens when the module packs its rows, padded tokens otherwise)."""
     lengths = exp.attention_mask.sum(1).tolist()
-    count = all_reduce_max(len(plan_batches(lengths, 0, token_budget)), exp.input_ids.device)
-    return even_groups(lengths, count)
+    plan = plan_packed(lengths, token_budget) if packed else plan_batches(lengths, 0, token_budget)
+    count = all_reduce_max(len(plan), exp.input_ids.device)
+    return balanced_groups(lengths, count) if packed else even_groups(lengths, count)
+
+
+def _packs(module) -> bool:
+    return bool(getattr(module, "packed", False))
 
 
 @torch.no_grad()
@@ -31,7 +38,7 @@ def score_policy(module, exp: Experience, token_budget: int, temperature: float)
     """(logprobs, entropy) [B, T] of the responses under `module` (actor or reference)."""
     logp = torch.zeros(exp.response_ids.shape, dtype=torch.float32, device=exp.input_ids.device)
     ent = torch.zeros_like(logp)
-    for rows in _groups(exp, token_budget):
+    for rows in _groups(exp, token_budget, _packs(module)):
         sub = exp.select(rows)
         lp, en = module(sub.input_ids, sub.attention_mask, sub.gather_index, sub.response_ids, sub.response_mask,
                         temperature=temperature)
@@ -44,7 +51,7 @@ def score_policy(module, exp: Experience, token_budget: int, temperature: float)
 def score_values(critic, exp: Experience, token_budget: int) -> torch.Tensor:
     """values [B, T] float32 (0 at padding)."""
     values = torch.zeros(exp.response_ids.shape, dtype=torch.float32, device=exp.input_ids.device)
-    for rows in _groups(exp, token_budget):
+    for rows in _groups(exp, token_budget, _packs(critic)):
         sub = exp.select(rows)
         v = critic(sub.input_ids, sub.attention_mask, sub.gather_index)
         values[rows, :v.shape[1]] = v * sub.response_mask
@@ -86,7 +93,7 @@ def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, lo
     """
     world = _world()
     normalizer = max(all_reduce_sum([float(batch.response_mask.sum())], batch.input_ids.device)[0], 1.0)
-    for rows in _groups(batch, token_budget):
+    for rows in _groups(batch, token_budget, _packs(actor)):
         sub = batch.select(rows)
         pl = actor(sub.input_ids, sub.attention_mask, sub.gather_index, sub.response_ids, sub.response_mask,
                    old_logprobs=sub.old_logprobs, advantages=sub.advantages,

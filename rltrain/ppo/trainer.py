@@ -26,7 +26,7 @@ from rltrain.config.schema import Config
 from rltrain.data.prompts import bound_prompts, format_prompt
 from rltrain.data.records import MathProblem
 from rltrain.data.separators import separator_token_ids
-from rltrain.distributed.setup import DistInfo, all_reduce_sum
+from rltrain.distributed.setup import DistInfo, all_reduce_max, all_reduce_sum
 from rltrain.grading import Grader
 from rltrain.grading.responses import grade_responses, number_fallback_for
 from rltrain.metrics.sampler_gap import SamplerGapWarning, default_threshold, likely_causes
@@ -52,6 +52,13 @@ def _timed(times: dict[str, float], name: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     times[name] = time.perf_counter() - start
+
+
+def peak_memory_gib(device: torch.device) -> float:
+    """The peak allocated CUDA memory since the last call (GiB), max over ranks; resets the peak."""
+    peak = all_reduce_max(torch.cuda.max_memory_allocated(device), device)
+    torch.cuda.reset_peak_memory_stats(device)
+    return peak / 2 ** 30
 
 
 def _warmup_lambda(steps: int):
@@ -92,6 +99,8 @@ class PPOTrainer:
         self.stream = PromptStream(self.train_pool, cfg.rollout.prompts, cfg.run.seed)
         self.prompt_cfg = prompt_config(cfg)
         self.iteration = 0  # completed iterations
+        if info.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(info.device)  # the first iteration's peak leaves out start-up
 
     def _gap_warning(self) -> SamplerGapWarning:
         """Warns (rank 0, once) when sampler_logprob_gap exceeds rollout.sampler_logprob_gap_warn."""
@@ -153,6 +162,8 @@ class PPOTrainer:
         extremes = signal_extremes(scores.outcome + estimates.process_return, batch.advantages, batch.response_mask)
         self.signal_warning.check(self.iteration + 1, int(metrics["samples"]), metrics["success_rate"], *extremes)
         self.kl.update(metrics["kl_per_response"], int(metrics["samples"]))
+        if self.info.device.type == "cuda":
+            metrics["gpu_peak_memory_gib"] = peak_memory_gib(self.info.device)
         self.iteration += 1
         return metrics
 

@@ -69,15 +69,16 @@ class ClassifierHeadModel(TokenScoreModel):
     def config(self):
         return self.model.config
 
-    def label_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def label_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                     **packing) -> torch.Tensor:
         """[B, T, num_labels] float32: the head at every token (dropout is off in eval mode)."""
-        hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask,
+        hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, **packing,
                                        use_cache=False).last_hidden_state
         bias = self.head.bias.float() if self.head.bias is not None else None
         return nn.functional.linear(hidden.float(), self.head.weight.float(), bias)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        logits = self.label_logits(input_ids, attention_mask)
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **packing) -> torch.Tensor:
+        logits = self.label_logits(input_ids, attention_mask, **packing)
         return logits[..., 0] if self.num_labels == 1 else logits[..., 1] - logits[..., 0]
 
     @classmethod

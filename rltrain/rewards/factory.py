@@ -28,7 +28,8 @@ def scorer_options(cfg: RewardConfig, kind: str, device: torch.device) -> dict:
     (dtype None = "auto": bfloat16 on CUDA, float32 elsewhere)."""
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(cfg.scoring.dtype)
     options = dict(format=cfg.prm_format if kind == "prm" else cfg.orm_format, dtype=dtype,
-                   token_budget=cfg.scoring.token_budget, shard=cfg.scoring.shard, scalar_head=cfg.scalar_head,
+                   token_budget=cfg.scoring.token_budget, shard=cfg.scoring.shard,
+                   pack_sequences=cfg.scoring.pack_sequences, scalar_head=cfg.scalar_head,
                    allow_download=cfg.allow_download)
     if kind == "prm":
         options.update(implicit_reference=cfg.implicit_reference, implicit_beta=cfg.implicit_beta)

@@ -51,7 +51,10 @@ class TokenLogProbs(nn.Module):
 
 
 class ImplicitPRMModel(TokenScoreModel):
-    """forward -> [B, T] float32: the running sum over positions <= t of beta * (logp - ref_logp)."""
+    """forward -> [B, T] float32: the running sum over positions <= t of beta * (logp - ref_logp).
+    Scored padded: a running sum and next-token log-probs would cross the rows of a packed sequence."""
+
+    packs_sequences = False
 
     def __init__(self, policy: nn.Module, reference: nn.Module, beta: float = DEFAULT_BETA):
         super().__init__()

@@ -22,7 +22,9 @@ class RewardScoringConfig(StrictModel):
 
     dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="reward-model parameter dtype (auto: bfloat16 on GPU, float32 on CPU)")
-    token_budget: int = Field(16384, ge=1, description="padded tokens per reward-model micro-batch (a longer row "
-                                                       "runs alone)")
+    token_budget: int = Field(16384, ge=1, description="tokens per reward-model micro-batch (real tokens when "
+                                                       "packed, else padded; a longer row runs alone)")
+    pack_sequences: bool = Field(True, description="padding-free scoring: each micro-batch's rows packed into one "
+                                                   "sequence (not for the implicit PRM, which is scored padded)")
     shard: bool = Field(False, description="FSDP2-shard the reward models over the trainer's ranks, as the reference "
                                            "model is (each rank holds 1/world of the weights)")

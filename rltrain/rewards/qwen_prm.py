@@ -69,13 +69,15 @@ class QwenProcessRewardModel(TokenScoreModel):
     def shard_units(self) -> list[nn.Module]:
         return [self.head, self]
 
-    def label_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def label_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                     **packing) -> torch.Tensor:
         """[B, T, 2] float32 head logits at every token."""
-        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
+                               **packing).last_hidden_state
         return self.head(hidden)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        logits = self.label_logits(input_ids, attention_mask)
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **packing) -> torch.Tensor:
+        logits = self.label_logits(input_ids, attention_mask, **packing)
         return logits[..., 1] - logits[..., 0]
 
     @classmethod

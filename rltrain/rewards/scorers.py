@@ -55,7 +55,7 @@ def load_prm(path: str | Path, *, format: str = "auto", policy_tokenizer=None, d
              scalar_head: str = "sigmoid", step_tag: str = DEFAULT_STEP_TAG, good_token: str = DEFAULT_GOOD,
              bad_token: str = DEFAULT_BAD, implicit_reference: str | Path | None = None, implicit_beta: float = 0.001,
              prompt_format: Callable[[str], str] | None = None, allow_download: bool = False,
-             attn_implementation: str = "sdpa") -> ProcessRewardScorer:
+             attn_implementation: str = "sdpa", pack_sequences: bool = True) -> ProcessRewardScorer:
     """A PRM scorer from a model folder (or a Hub id with allow_download=True).
 
     format: "auto" (detected: `formats.detect_format`) or one of `formats.PRM_FORMATS`; "implicit"
@@ -63,7 +63,8 @@ def load_prm(path: str | Path, *, format: str = "auto", policy_tokenizer=None, d
     scorer-loader protocol (`factory.py`), not needed: step texts are always rendered in the PRM's
     own tokenizer. dtype: bfloat16 on CUDA, float32 elsewhere by default. shard: FSDP2 over the
     ranks of the running process group (`sharded.py`). scalar_head: "sigmoid" | "raw", the score of
-    a 1-label token-classification head.
+    a 1-label token-classification head. pack_sequences: score each micro-batch padding-free
+    (`batched.read_logits`).
     """
     folder = resolve_model_path(path, allow_download=allow_download)
     fmt = _format(folder, format, "prm")
@@ -101,13 +102,15 @@ def load_prm(path: str | Path, *, format: str = "auto", policy_tokenizer=None, d
         renderer, readout = ImplicitStepRenderer(), step_differences
     model, collective = shard_reward_model(model, device) if shard else (model, False)
     return ProcessRewardScorer(model, tokenizer, renderer=renderer, readout=readout, token_budget=token_budget,
-                               prompt_format=prompt_format, device=device, collective=collective)
+                               prompt_format=prompt_format, device=device, collective=collective,
+                               pack_sequences=pack_sequences)
 
 
 def load_orm(path: str | Path, *, format: str = "auto", policy_tokenizer=None, device: str | torch.device = "cpu",
              dtype: torch.dtype | None = None, token_budget: int = 16384, shard: bool = False,
              scalar_head: str = "sigmoid", prompt_format: Callable[[str], str] | None = None,
-             allow_download: bool = False, attn_implementation: str = "sdpa") -> OutcomeRewardScorer:
+             allow_download: bool = False, attn_implementation: str = "sdpa",
+             pack_sequences: bool = True) -> OutcomeRewardScorer:
     """An ORM scorer: a value-head checkpoint (rm_train) or a sequence-classification one (e.g.
     Skywork-Reward; a 1-label head is read `scalar_head` = "sigmoid" | "raw", a 2-label head as the
     positive label's probability). Other arguments as `load_prm`."""
@@ -115,7 +118,7 @@ def load_orm(path: str | Path, *, format: str = "auto", policy_tokenizer=None, d
     fmt = _format(folder, format, "orm")
     tokenizer = _load_tokenizer(folder)
     dtype = dtype or default_dtype(device)
-    common = dict(token_budget=token_budget, prompt_format=prompt_format, device=device)
+    common = dict(token_budget=token_budget, prompt_format=prompt_format, device=device, pack_sequences=pack_sequences)
     if fmt == "value-head":
         model, extra = ValueHeadModel.from_pretrained(folder, dtype=dtype, device=device), {}
     else:

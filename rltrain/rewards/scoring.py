@@ -29,7 +29,7 @@ class _Scorer:
 
     def __init__(self, model: nn.Module, tokenizer, *, token_budget: int = 16384,
                  prompt_format: Callable[[str], str] | None = None, device: str | torch.device | None = None,
-                 readout: ReadOut = sigmoid, collective: bool = False):
+                 readout: ReadOut = sigmoid, collective: bool = False, pack_sequences: bool = True):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.token_budget = token_budget
@@ -37,6 +37,7 @@ class _Scorer:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.readout = readout
         self.collective = collective
+        self.pack_sequences = pack_sequences
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.pad_id = 0 if pad is None else int(pad)
 
@@ -48,7 +49,7 @@ class _Scorer:
 
     def _read(self, rows: Sequence[Row]) -> list[torch.Tensor]:
         values = read_logits(self.model, rows, pad_id=self.pad_id, token_budget=self.token_budget, device=self.device,
-                             collective=self.collective)
+                             collective=self.collective, pack=self.pack_sequences)
         return [self.readout(v) for v in values]
 
 

@@ -77,8 +77,8 @@ class StepTagLM(TokenScoreModel):
     def config(self):
         return self.lm.config
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        hidden = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask,
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **packing) -> torch.Tensor:
+        hidden = self.lm.base_model(input_ids=input_ids, attention_mask=attention_mask, **packing,
                                     use_cache=False).last_hidden_state
         head = self.lm.get_output_embeddings()
         pick = torch.tensor([self.tokens.good, self.tokens.bad], device=hidden.device)

@@ -86,13 +86,14 @@ class ValueHeadModel(TokenScoreModel):
     def shard_units(self) -> list[nn.Module]:
         return [self.head, self]
 
-    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      **packing) -> torch.Tensor:
         """[B, T, H] last hidden states of the backbone."""
-        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **packing)
         return out.last_hidden_state
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.hidden_states(input_ids, attention_mask))
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **packing) -> torch.Tensor:
+        return self.head(self.hidden_states(input_ids, attention_mask, **packing))
 
     @classmethod
     def from_causal_lm(cls, lm: nn.Module, *, metadata: dict[str, Any] | None = None) -> "ValueHeadModel":
