@@ -78,8 +78,12 @@ def test_packed_plans_hold_every_row_once_within_the_budget(seed):
     assert max(loads) - min(loads) <= max(lengths)  # longest-first to the lightest group
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_policy_packed_equals_padded_logprobs_loss_and_gradients(attn):
+@pytest.mark.parametrize("attn,chunk", [("sdpa", 512), ("eager", 512), ("sdpa", 6)])
+def test_policy_packed_equals_padded_logprobs_loss_and_gradients(attn, chunk, monkeypatch):
+    """chunk: rows share SDPA calls up to this many tokens (6: mostly one call per row)."""
+    import rltrain.models.packing as packing
+
+    monkeypatch.setattr(packing, "CHUNK_TOKENS", chunk)
     exp = experience(0)
     results = {}
     for packed in (False, True):

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 KERNEL_TESTS = ("test_segment_steps.py", "test_step_delimiter.py", "test_step_segmentation_qwen.py",
                 "test_reward_gae.py", "test_reward_gae_errors.py", "test_reward_gae_properties.py",
                 "test_reward_gae_process_return.py", "test_reward_gae_shaping.py", "test_policy_loss.py",
-                "test_linear_policy_loss.py", "test_scan_torch.py")
+                "test_linear_policy_loss.py", "test_scan_torch.py", "test_reward_advantages.py",
+                "test_reward_advantages_properties.py", "test_kernels_packed.py")
 TINY_TESTS = ("test_segment_steps.py", "test_reward_gae_errors.py")
 
 

@@ -10,13 +10,15 @@ row boundaries travel as flash-attention's varlen keywords (`cu_seq_lens_q / _k`
 - flash_attention_* runs its varlen kernel on them (attention costs sum_r L_r^2);
 - any other implementation is switched (`use_varlen_attention`) to `VARLEN_ATTENTION`, registered
   here: torch SDPA, causal, on each row's slice of the packed sequence (the same sum_r L_r^2; a
-  dense block-diagonal mask would cost N^2). Called with an attention mask (a padded batch) it is
+  dense block-diagonal mask would cost N^2); consecutive short rows share one call with a
+  block-diagonal mask over at most CHUNK_TOKENS tokens, which saves calls on small models. Called with an attention mask (a padded batch) it is
   plain SDPA with that mask, so the model still runs padded batches.
 Models whose attention is not plain causal attention (sliding windows, logit soft-capping) are
 left as they are and run padded (`supports_varlen`).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 VARLEN_ATTENTION = "rltrain_varlen_sdpa"
+CHUNK_TOKENS = 256  # rows shorter than this share SDPA calls (see `_chunks`)
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,37 @@ def _varlen_sdpa(module: nn.Module, query: torch.Tensor, key: torch.Tensor, valu
         key, value = key.repeat_interleave(repeat, dim=1), value.repeat_interleave(repeat, dim=1)
     out = torch.empty_like(query)
     p = dropout if module.training else 0.0
-    bounds = cu.tolist()
-    for a, b in zip(bounds, bounds[1:]):
-        if b > a:
-            out[:, :, a:b] = nn.functional.scaled_dot_product_attention(
-                query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], dropout_p=p, is_causal=True, scale=scaling)
+    for a, b, mask in _chunks(tuple(cu.tolist()), str(query.device), CHUNK_TOKENS):
+        q, k, v = query[:, :, a:b], key[:, :, a:b], value[:, :, a:b]
+        out[:, :, a:b] = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
+                                                                    is_causal=mask is None, scale=scaling)
     return out.transpose(1, 2).contiguous(), None
+
+
+@functools.lru_cache(maxsize=16)
+def _chunks(bounds: tuple[int, ...], device: str, limit: int) -> list[tuple[int, int, torch.Tensor | None]]:
+    """Consecutive rows grouped into chunks of <= limit tokens (a longer row alone): (start, end,
+    block-diagonal causal mask [c, c] bool, None for a single row). Short rows share one SDPA call
+    (attention over <= limit^2 pairs) instead of one call each. Cached: every layer of a forward
+    asks for the same bounds."""
+    chunks, start, rows = [], bounds[0], []
+    for a, b in zip(bounds, bounds[1:]):
+        if rows and b - start > limit:
+            chunks.append((start, a, rows))
+            start, rows = a, []
+        if b > a:
+            rows.append(b - a)
+    if rows:
+        chunks.append((start, bounds[-1], rows))
+    out = []
+    for a, b, rows in chunks:
+        if len(rows) == 1:
+            out.append((a, b, None))
+            continue
+        segment = torch.repeat_interleave(torch.arange(len(rows), device=device), torch.tensor(rows, device=device))
+        causal = torch.ones(b - a, b - a, dtype=torch.bool, device=device).tril()
+        out.append((a, b, causal & (segment[:, None] == segment[None, :])))
+    return out
 
 
 def _varlen_mask(*args, **kwargs):
