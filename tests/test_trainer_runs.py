@@ -7,7 +7,7 @@ import pytest
 
 from trainer_runs import metrics, run_main, without_timing
 
-EXPECTED = ("success_rate", "prm_return_raw", "prm_return_shaped", "orm_score", "kl_per_response", "entropy",
+EXPECTED = ("success_rate", "prm_return_raw", "prm_return_shaped", "orm_score", "entropy",
             "clip_fraction", "value_loss", "explained_variance", "response_length", "steps_per_response",
             "repeated_step_fraction", "time_rollout", "time_scoring", "time_training", "time_sync",
             "tokens_per_s", "param_rank_spread", "sampler_logprob_gap")
@@ -24,6 +24,7 @@ def test_one_process_run(tmp_path):
             assert key in r and r[key] is not None and math.isfinite(r[key]), key
         assert r["samples"] == 8
         assert 0 < r["sampler_logprob_gap"] < 1e-3  # update_weights kept the engine in sync
+        assert "kl_per_response" not in r  # kl.coef = 0 and no kl.loss_coef: the reference never ran
     warnings = [line for line in proc.stderr.splitlines() if "sampler_logprob_gap" in line]
     assert len(warnings) == 1 and "> rollout.sampler_logprob_gap_warn 0 at iteration 1" in warnings[0], proc.stderr
     assert len(metrics(out, "eval")) == 2

@@ -44,13 +44,19 @@ class PolicyModule(nn.Module):
         self.packed = packed and use_varlen_attention(lm)
 
     def forward(self, input_ids, attention_mask, gather_index, targets, mask, *, temperature: float = 1.0,
-                old_logprobs=None, advantages=None, ref_logprobs=None, normalizer=None, **loss_kwargs):
-        """Without old_logprobs: (logprobs, entropy), [B, T] float32, no grad.
+                old_logprobs=None, advantages=None, ref_logprobs=None, normalizer=None, on_policy: bool = False,
+                **loss_kwargs):
+        """Without old_logprobs (and not on_policy): (logprobs, entropy), [B, T] float32, no grad.
         With old_logprobs and advantages [B, T]: a `kernels.PolicyLoss` (differentiable .loss);
-        loss_kwargs: clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef (kernel keywords)."""
+        loss_kwargs: clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef (kernel keywords).
+        on_policy=True (old_logprobs None): the old log-probs are this forward's own, detached (the
+        same chunks and math as the loss's, so the ratio is exactly 1): no separate scoring pass."""
         hidden = _response_hidden(self.lm.model, input_ids, attention_mask, gather_index, self.packed)
         weight = self.lm.lm_head.weight
-        if old_logprobs is None:
+        if on_policy:
+            old_logprobs, _ = kernels.linear_logprobs(hidden.detach(), weight.detach(), targets,
+                                                      temperature=temperature, mask=mask)
+        elif old_logprobs is None:
             with torch.no_grad():
                 return kernels.linear_logprobs(hidden, weight, targets, temperature=temperature, mask=mask)
         return kernels.linear_ppo_policy_loss(hidden, weight, targets, old_logprobs, advantages, mask,

@@ -54,8 +54,15 @@ class Scores:
 @dataclass
 class Estimates:
     """batch: the PPO batch on the device; entropy [B, T] float32 (the actor's, before the
-    updates); process_return [B] float32 (sum over steps of reward.prm_coef * shaped step reward)."""
+    updates); process_return [B] float32 (sum over steps of reward.prm_coef * shaped step reward).
+
+    reference: whether the reference model ran (else batch.ref_logprobs is NaN: no KL term reads it,
+    `rltrain/ppo/scoring_passes.py`); on_policy_rows: the rows (int64, on CPU) of the first mini-batch
+    of the first epoch whose batch.old_logprobs and entropy are still 0 and are filled from that
+    mini-batch's training forward, or None when every row was scored here."""
 
     batch: PPOBatch
     entropy: torch.Tensor
     process_return: torch.Tensor
+    reference: bool = True
+    on_policy_rows: torch.Tensor | None = None

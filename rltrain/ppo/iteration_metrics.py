@@ -25,6 +25,7 @@ def raw_prm_return(step_scores: torch.Tensor | None, num_steps: torch.Tensor) ->
 
 
 CRITIC_METRICS = ("value_loss", "value_clip_fraction", "critic_grad_norm", "explained_variance")
+KL_METRICS = ("kl_per_response", "kl_per_token")
 
 
 def iteration_metrics(scores: Scores, est: Estimates, stats: TrainStats, *, world: int, kl_coef: float,
@@ -32,13 +33,14 @@ def iteration_metrics(scores: Scores, est: Estimates, stats: TrainStats, *, worl
     """{name: value} over all ranks (every rank calls it; it holds collectives).
 
     times: seconds per phase ("rollout", "scoring", "training", "sync", "iteration"); critic:
-    whether the run has a critic (without one, the CRITIC_METRICS are not reported).
+    whether the run has a critic (without one, the CRITIC_METRICS are not reported). Without a
+    reference forward (`est.reference` False: no KL term reads it) the KL_METRICS are not reported.
+    old log-probs and entropy are the actor's before the updates, whichever pass computed them.
     """
     batch = est.batch
     m = batch.response_mask.float()
     num_steps = scores.scoring.segments.num_steps.float()
     repeated, steps = repeated_steps(scores.scoring.step_texts)
-    kl = ((batch.old_logprobs - batch.ref_logprobs) * m).sum(1).sum()
     opt_steps = max(stats.optimizer_steps, 1)
 
     s = MetricSums()
@@ -50,8 +52,10 @@ def iteration_metrics(scores: Scores, est: Estimates, stats: TrainStats, *, worl
     s.mean("prm_return_raw", raw_prm_return(scores.step_scores, num_steps).sum(), per="samples")
     s.mean("prm_return_shaped", est.process_return.sum(), per="samples")
     s.mean("orm_score", scores.orm.sum(), per="samples")
-    s.mean("kl_per_response", kl, per="samples")
-    s.mean("kl_per_token", kl, per="tokens")
+    if est.reference:
+        kl = ((batch.old_logprobs - batch.ref_logprobs) * m).sum(1).sum()
+        s.mean("kl_per_response", kl, per="samples")
+        s.mean("kl_per_token", kl, per="tokens")
     s.mean("entropy", (est.entropy * m).sum(), per="tokens")
     s.mean("response_length", m.sum(1).sum(), per="samples")
     s.mean("steps_per_response", num_steps.sum(), per="samples")

@@ -83,9 +83,14 @@ def _grad_norm(params, max_norm: float) -> float:
 
 def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, loss_kwargs: dict, temperature: float,
                     token_budget: int, value_clip: float, vf_coef: float, max_grad_norm: float,
-                    stats: TrainStats) -> None:
+                    stats: TrainStats, on_policy: bool = False) -> tuple[torch.Tensor, torch.Tensor] | None:
     """One optimizer step of actor and critic on `batch` (this rank's share of a mini-batch);
     critic and critic_opt are None for the critic-free estimators (no value loss).
+
+    on_policy=True: the actor has not changed since the rollout (the first mini-batch of the first
+    epoch), so its old log-probs are this forward's own (`PolicyModule`, ratio exactly 1) and
+    batch.old_logprobs is not read; returns (old log-probs, entropy) [b, T] float32 of `batch`'s
+    rows (before the step, 0 at padding) for the caller to record. Otherwise returns None.
 
     Losses are sums over tokens divided by the global token count; FSDP2 averages gradients
     over ranks, so each rank's loss is scaled by the world size to make the step the global
@@ -93,13 +98,18 @@ def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, lo
     """
     world = _world()
     normalizer = max(all_reduce_sum([float(batch.response_mask.sum())], batch.input_ids.device)[0], 1.0)
+    seen = torch.zeros(batch.response_ids.shape, dtype=torch.float32, device=batch.input_ids.device)
+    seen_entropy = torch.zeros_like(seen)
     for rows in _groups(batch, token_budget, _packs(actor)):
         sub = batch.select(rows)
         pl = actor(sub.input_ids, sub.attention_mask, sub.gather_index, sub.response_ids, sub.response_mask,
-                   old_logprobs=sub.old_logprobs, advantages=sub.advantages,
+                   old_logprobs=None if on_policy else sub.old_logprobs, advantages=sub.advantages,
                    ref_logprobs=sub.ref_logprobs if loss_kwargs.get("kl_loss_coef", 0.0) > 0 else None,
-                   normalizer=normalizer, temperature=temperature, **loss_kwargs)
+                   normalizer=normalizer, temperature=temperature, on_policy=on_policy, **loss_kwargs)
         (pl.loss * world).backward()
+        if on_policy:
+            t = sub.response_ids.shape[1]
+            seen[rows, :t], seen_entropy[rows, :t] = pl.logprobs, pl.entropy
         if critic is not None:
             values = critic(sub.input_ids, sub.attention_mask, sub.gather_index)
             vl, vclipped = clipped_value_loss(values, sub.values, sub.returns, sub.response_mask, value_clip,
@@ -120,3 +130,4 @@ def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, lo
         critic_opt.step()
         critic_opt.zero_grad(set_to_none=True)
     stats.optimizer_steps += 1
+    return (seen, seen_entropy) if on_policy else None

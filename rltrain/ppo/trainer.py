@@ -4,9 +4,11 @@
 
     _rollout  -> Rollout     prompts, rollout.n samples each, their padded rows (Experience)
     _score    -> Scores      grader success, PRM step scores, ORM scores, outcome reward
-    _estimate -> Estimates   old / ref log-probs, then ppo.estimator: gae = values, kernels.fused_reward_gae,
-                             whitening; grpo / rloo / reinforce_pp = kernels.fused_reward_advantages (PPOBatch)
-    _train    -> TrainStats  PPO epochs over mini-batches
+    _estimate -> Estimates   old / ref log-probs (only the passes something reads: scoring_passes.py),
+                             then ppo.estimator: gae = values, kernels.fused_reward_gae, whitening;
+                             grpo / rloo / reinforce_pp = kernels.fused_reward_advantages (PPOBatch)
+    _train    -> TrainStats  PPO epochs over mini-batches (the first one's old log-probs from its own
+                             forward when nothing before training read them)
     sync_engine              the actor's weights into the rollout engine
     iteration_metrics        the metrics.jsonl line, reduced over ranks by name
 """
@@ -38,6 +40,7 @@ from rltrain.ppo.kl_controller import KLController
 from rltrain.ppo.losses import whiten_global, whiten_returns_global
 from rltrain.ppo.phases import TrainStats, score_policy, score_values, train_minibatch
 from rltrain.ppo.prompts import PromptStream, load_problems, prompt_config
+from rltrain.ppo.scoring_passes import ScoringPasses, scoring_passes
 from rltrain.ppo.signal import NoSignalWarning, signal_extremes
 from rltrain.rewards.base import build_scoring_batch
 from rltrain.rewards.factory import build_orm, build_prm
@@ -150,8 +153,9 @@ class PPOTrainer:
             with _timed(times, "scoring"):
                 scores = self._score(rollout)
             with _timed(times, "training"):
-                estimates = self._estimate(rollout, scores)
-                stats = self._train(estimates.batch)
+                plan = self._minibatch_plan(rollout.experience.size)
+                estimates = self._estimate(rollout, scores, first_minibatch=plan[0][0])
+                stats = self._train(estimates, plan)
             with _timed(times, "sync"):
                 self.sync_engine()
         metrics = iteration_metrics(scores, estimates, stats, world=self.info.world_size, kl_coef=self.kl.coef,
@@ -161,7 +165,8 @@ class PPOTrainer:
         batch = estimates.batch
         extremes = signal_extremes(scores.outcome + estimates.process_return, batch.advantages, batch.response_mask)
         self.signal_warning.check(self.iteration + 1, int(metrics["samples"]), metrics["success_rate"], *extremes)
-        self.kl.update(metrics["kl_per_response"], int(metrics["samples"]))
+        if self.kl.adaptive:  # adaptive implies the reference ran, so kl_per_response is reported
+            self.kl.update(metrics["kl_per_response"], int(metrics["samples"]))
         if self.info.device.type == "cuda":
             metrics["gpu_peak_memory_gib"] = peak_memory_gib(self.info.device)
         self.iteration += 1
@@ -187,17 +192,54 @@ class PPOTrainer:
         outcome = (success * self.cfg.reward.success + self.cfg.reward.orm_coef * orm).to(dev)
         return Scores(success, orm, outcome, step_scores, scoring)
 
-    def _estimate(self, rollout: Rollout, scores: Scores) -> Estimates:
+    def _passes(self) -> ScoringPasses:
+        return scoring_passes(self.kl.coef, self.kl.adaptive, self.cfg.kl.loss_coef)
+
+    def _minibatch_plan(self, size: int) -> list[list[torch.Tensor]]:
+        """The rows of each mini-batch, per epoch: ppo.epochs random orders of range(size), each cut
+        into ppo.mini_batches parts (int64 on CPU; drawn from this iteration's seeded generator)."""
+        p = self.cfg.ppo
+        gen = torch.Generator().manual_seed(self.cfg.run.seed * 7 + self.iteration * 31 + self.info.rank)
+        return [list(torch.tensor_split(torch.randperm(size, generator=gen), p.mini_batches))
+                for _ in range(p.epochs)]
+
+    def _old_logprobs(self, exp, skip: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(old log-probs, entropy) [B, T] of the actor; the rows in `skip` are left 0 (their training
+        forward fills them)."""
+        budget, temp = self.cfg.ppo.micro_tokens, self.cfg.rollout.temperature
+        if skip is None:
+            return score_policy(self.actor, exp, budget, temp)
+        keep = torch.ones(exp.size, dtype=torch.bool)
+        keep[skip] = False
+        rest = keep.nonzero().squeeze(1)
+        logp = torch.zeros(exp.response_ids.shape, dtype=torch.float32, device=exp.input_ids.device)
+        entropy = torch.zeros_like(logp)
+        if len(rest):  # the same count on every rank (equal rows per rank), so the collectives match
+            part_logp, part_entropy = score_policy(self.actor, exp.select(rest), budget, temp)
+            t = part_logp.shape[1]
+            logp[rest, :t], entropy[rest, :t] = part_logp, part_entropy
+        return logp, entropy
+
+    def _estimate(self, rollout: Rollout, scores: Scores, first_minibatch: torch.Tensor | None = None) -> Estimates:
         """Old / reference log-probs of the rows (and, for gae, the critic's values), then rewards,
-        advantages and returns: one fused kernel either way (docs/estimators.md)."""
+        advantages and returns: one fused kernel either way (docs/estimators.md).
+
+        first_minibatch: the rows of the first mini-batch of the first epoch; when the rewards do not
+        read old log-probs (`scoring_passes`), those rows are not scored here (`_train` fills them).
+        The reference runs only when a KL term reads it."""
         cfg, rw, p = self.cfg, self.cfg.reward, self.cfg.ppo
         exp = rollout.experience.to(self.info.device)
         budget, temp = p.micro_tokens, cfg.rollout.temperature
-        old_logp, entropy = score_policy(self.actor, exp, budget, temp)
-        ref_logp, _ = score_policy(self.reference, exp, budget, temp)
-        rewards = dict(separator_ids=self.separators, step_scores=scores.step_scores, logprobs=old_logp,
-                       ref_logprobs=ref_logp, kl_coef=self.kl.coef, shaping=rw.shaping, eta=rw.eta,
-                       prm_coef=rw.prm_coef, gamma=p.gamma)
+        passes = self._passes()
+        skip = first_minibatch if passes.reuse_first_minibatch else None
+        old_logp, entropy = self._old_logprobs(exp, skip)
+        if passes.reference:
+            ref_logp, _ = score_policy(self.reference, exp, budget, temp)
+        else:
+            ref_logp = torch.full_like(old_logp, float("nan"))
+        kl = dict(logprobs=old_logp, ref_logprobs=ref_logp) if self.kl.adaptive or self.kl.coef > 0 else {}
+        rewards = dict(separator_ids=self.separators, step_scores=scores.step_scores, kl_coef=self.kl.coef,
+                       shaping=rw.shaping, eta=rw.eta, prm_coef=rw.prm_coef, gamma=p.gamma, **kl)
         if self.critic is not None:
             values = score_values(self.critic, exp, budget)
             out = kernels.fused_reward_gae(exp.response_ids, exp.response_mask, values, scores.outcome, lam=p.lam,
@@ -214,21 +256,28 @@ class PPOTrainer:
             values = torch.zeros_like(adv)
         batch = PPOBatch.of(exp, old_logprobs=old_logp, ref_logprobs=ref_logp, values=values, returns=out.returns,
                             advantages=adv)
-        return Estimates(batch, entropy, out.process_return)
+        return Estimates(batch, entropy, out.process_return, reference=passes.reference, on_policy_rows=skip)
 
-    def _train(self, batch: PPOBatch) -> TrainStats:
-        """ppo.epochs passes over ppo.mini_batches random mini-batches of `batch`, one optimizer step each."""
-        p, stats = self.cfg.ppo, TrainStats()
+    def _train(self, estimates: Estimates, plan: list[list[torch.Tensor]]) -> TrainStats:
+        """The mini-batches of `plan` (`_minibatch_plan`) in order, one optimizer step each. The first
+        one's old log-probs and entropy, when `_estimate` left them out, come from its own forward
+        (ratio exactly 1) and are written into the batch before its step, for later epochs and metrics."""
+        p, stats, batch = self.cfg.ppo, TrainStats(), estimates.batch
         opts = dict(clip_low=p.clip_low, clip_high=p.clip_high, dual_clip=p.dual_clip, entropy_coef=p.entropy_coef,
                     kl_loss_coef=self.cfg.kl.loss_coef)
-        gen = torch.Generator().manual_seed(self.cfg.run.seed * 7 + self.iteration * 31 + self.info.rank)
-        for _ in range(p.epochs):
-            order = torch.randperm(batch.size, generator=gen)
-            for rows in torch.tensor_split(order, p.mini_batches):
-                train_minibatch(self.actor, self.critic, self.actor_opt, self.critic_opt, batch.select(rows),
-                                loss_kwargs=opts, temperature=self.cfg.rollout.temperature,
-                                token_budget=p.micro_tokens, value_clip=p.value_clip, vf_coef=p.vf_coef,
-                                max_grad_norm=p.max_grad_norm, stats=stats)
+        pending = estimates.on_policy_rows
+        for epoch, minibatches in enumerate(plan):
+            for index, rows in enumerate(minibatches):
+                on_policy = pending is not None and epoch == 0 and index == 0
+                if on_policy and not torch.equal(rows, pending):
+                    raise RuntimeError("the first mini-batch is not the one whose old log-probs were left out")
+                seen = train_minibatch(self.actor, self.critic, self.actor_opt, self.critic_opt, batch.select(rows),
+                                       loss_kwargs=opts, temperature=self.cfg.rollout.temperature,
+                                       token_budget=p.micro_tokens, value_clip=p.value_clip, vf_coef=p.vf_coef,
+                                       max_grad_norm=p.max_grad_norm, stats=stats, on_policy=on_policy)
+                if seen is not None:
+                    t = seen[0].shape[1]
+                    batch.old_logprobs[rows, :t], estimates.entropy[rows, :t] = seen
                 self.actor_sched.step()
                 if self.critic_sched is not None:
                     self.critic_sched.step()
