@@ -14,7 +14,15 @@ processes (`rltrain.experiments.run_one --worker`, `OMP_NUM_THREADS=1`), each ru
 rerun skips runs whose `summary.json` exists for the same resolved config. At the end `rltrain.experiments.report`
 writes results.md / results.csv / runs.csv and accuracy.png / steps.png into --out.
 
-    python -m rltrain.experiments.reward_design                       # the default designs x 3 seeds
+`--rewards learned` (the default) replaces the rule-based PRM / ORM by models trained per seed from the
+seed's initial policy (`rltrain.experiments.learned_rewards`: rollouts, Math-Shepherd step labels and
+graded samples, rm_train's training, a restated-step probe; one worker task per seed, cached in
+`--out/reward_models/seed<k>`); those designs run in `--out/runs_learned/`, designs without a reward
+model share `--out/runs/`, and the report files carry a `_learned` suffix (plus reward_models.csv).
+`--rewards rule` is the experiment with the rule-based stand-ins.
+
+    python -m rltrain.experiments.reward_design                       # the default designs x 3 seeds, learned RMs
+    python -m rltrain.experiments.reward_design --rewards rule        # the same with the rule-based PRM / ORM
     python -m rltrain.experiments.reward_design --designs estimators  # min-form and the GRPO rows
     python -m rltrain.experiments.reward_design --seeds 1 --iterations 5 --designs success,prm_raw
     python -m rltrain.experiments.reward_design --set rollout.prompts=8 --set warmup.steps=20
@@ -443,9 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra trainer override for every run (repeatable), e.g. --set rollout.prompts=8")
     p.add_argument("--timeout", type=float, default=None, help="seconds per run before it is stopped (failed)")
-    p.add_argument("--rewards", choices=REWARDS, default="rule",
-                   help="rule: the step checker as PRM and the consistency ORM; learned: a PRM and an ORM trained "
-                        "per seed by rm_train from the seed's initial policy (default: %(default)s)")
+    p.add_argument("--rewards", choices=REWARDS, default="learned",
+                   help="learned: a PRM and an ORM trained per seed by rm_train from the seed's initial policy "
+                        "(the config's `learned:` settings, cached in --out/reward_models); rule: the step "
+                        "checker as PRM and the consistency ORM (default: %(default)s)")
     p.add_argument("--report-only", action="store_true", help="only (re)write the table and plots from --out")
     args = p.parse_args(argv)
 
