@@ -95,7 +95,8 @@ def test_learned_reward_models_are_trained_probed_and_used(tmp_path):
         assert f"| {label} | 1 |" in md
     assert "+ PRM (raw): steps / response well above success only" in md
     rows = list(csv.DictReader(open(out / "reward_models.csv")))
-    assert len(rows) == 1 and float(rows[0]["prm_restated"]) == pytest.approx(probe["prm"]["restated"]["mean"], rel=1e-5)
+    restated = probe["prm"]["restated"]["mean"]
+    assert len(rows) == 1 and float(rows[0]["prm_restated"]) == pytest.approx(restated, rel=1e-5)
     assert (out / "accuracy_learned.png").stat().st_size > 0 and not (out / "results.md").exists()
     # a rerun trains nothing again and runs nothing again
     again = _run(out, "--config", str(config), "--designs", "success,orm,prm_raw", rewards="learned")

@@ -8,8 +8,9 @@ Pipeline (Gao et al. 2024, Sec. 3, and Math-Shepherd, Wang et al. 2024):
 2. PRM: each step prefix is completed `m_completions` times; a step is good if any completion reaches
    the right answer (hard labels); a value head on the policy's backbone learns them (BCE at step ends);
    ORM: `orm_samples` graded solutions per problem, BCE at the last token;
-3. `restated_probe` scores reference solutions of held-out problems (`run.seed + 5000`, disjoint from
-   training and evaluation) with each model as the trainer will: the score of a correct step the
+3. `restated_probe` scores reference solutions of problems from a stream of their own (`run.seed + 5000`;
+   training uses + 1000, evaluation + 99991; the task's problem space is small, so a question may
+   recur across streams) with each model as the trainer will: the score of a correct step the
    solution already made (restated right after itself) against that of new correct steps and wrong
    steps. A PRM that rates a restatement as good can be farmed by raw PRM rewards.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 TRAIN_STREAM_OFFSET = 1000   # the trainer's training problems: make_problems(..., run.seed + 1000)
-PROBE_STREAM_OFFSET = 5000   # held-out probe problems (training uses +1000, evaluation +99991)
+PROBE_STREAM_OFFSET = 5000   # the probe's problem stream (training uses +1000, evaluation +99991)
 SUMMARY = "reward_models.json"
 
 
@@ -45,7 +46,7 @@ class LearnedRMSettings:
     lr: float = 3e-4
     batch_size: int = 8
     eval_frac: float = 0.1      # held-out fraction of rm_train's rows (ROC-AUC)
-    probe_problems: int = 128   # held-out problems of the restated-step probe
+    probe_problems: int = 128   # problems of the restated-step probe (their own stream)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "LearnedRMSettings":
@@ -127,7 +128,7 @@ def probe_solutions(problems, rng: random.Random) -> list[tuple[str, list[str], 
 
 def restated_probe(rm_dir: Path, cfg, count: int) -> dict:
     """Mean PRM score per step kind ("new", "restated", "restated_3", "answer", "wrong") and mean ORM
-    score of correct, restated-correct and wrong solutions, on `count` held-out problems, scored by
+    score of correct, restated-correct and wrong solutions, on `count` problems of the probe's stream, scored by
     the trainer's loaders (`rltrain.rewards.scorers`) from token ids, as at PPO time."""
     import torch
 

@@ -72,7 +72,8 @@ def write_rm_report(out: Path, seeds: list[int]) -> tuple[list[str], list[Path]]
             w.writerow([seed] + [f"{r[c]:.6g}" for c, _, _, _ in COLUMNS])
     lines = ["## The learned reward models", "",
              "Trained per seed by rm_train from the seed's initial policy (value heads on its backbone); the "
-             "probe scores reference solutions of held-out problems as the trainer does (scores in (0, 1)).", "",
+             "probe scores reference solutions of problems from their own stream as the trainer does (scores in "
+             "(0, 1)).", "",
              "| seed | " + " | ".join(h for _, _, h, _ in COLUMNS) + " |",
              "| --- | " + " | ".join("---" for _ in COLUMNS) + " |"]
     for seed, r in rows:
