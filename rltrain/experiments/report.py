@@ -37,6 +37,26 @@ CHECKED = (("success", "prm_raw", ("prm_clip", "prm_delta", "prm_clip_delta", "p
 CURVES = ("success_rate", "steps_per_response", "repeated_step_fraction", "response_length")
 
 
+def uses_reward_model(overrides: dict) -> bool:
+    """The design scores with the PRM stand-in (`reward.prm: rule`) or an ORM."""
+    return overrides.get("reward.prm") == "rule" or overrides.get("reward.orm", "none") != "none"
+
+
+def run_dir_of(out: Path, design, seed: int, learned: bool) -> Path:
+    """`<out>/runs/<design>/seed<k>`; with learned reward models `<out>/runs_learned/...` (designs that
+    use no reward model, e.g. success only, share the `runs/` folder of both)."""
+    return out / ("runs_learned" if learned else "runs") / design.name / f"seed{seed}"
+
+
+def _dir_for(out: Path, rewards: str):
+    return lambda d, seed: run_dir_of(out, d, seed, rewards == "learned" and uses_reward_model(d.overrides))
+
+
+def suffix_of(rewards: str) -> str:
+    """File-name suffix of a report: "" for the rule-based reward models, "_learned" for learned ones."""
+    return "" if rewards == "rule" else f"_{rewards}"
+
+
 def read_run(run_dir: Path) -> dict | None:
     """{'train': [...], 'eval': [...], 'summary': {...}} of a finished run, else None."""
     summary = run_dir / "summary.json"
@@ -86,13 +106,14 @@ def _cell(m: float, s: float, digits: int) -> str:
     return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
-def collect(out: Path, exp) -> tuple[list[dict], dict, list[dict]]:
+def collect(out: Path, exp, rewards: str = "rule") -> tuple[list[dict], dict, list[dict]]:
     """(per-run rows, {design: {col: (mean, std), ...}}, failures)"""
     runs, agg, failed = [], {}, []
+    dir_for = _dir_for(out, rewards)
     for d in exp.designs:
         values = []
         for seed in exp.seeds:
-            run_dir = out / "runs" / d.name / f"seed{seed}"
+            run_dir = dir_for(d, seed)
             run = read_run(run_dir)
             if run is None:
                 why = (run_dir / "failed.txt").read_text().splitlines()[0] if (run_dir / "failed.txt").is_file() else "not run"
@@ -150,16 +171,19 @@ def acceptance(agg: dict) -> list[tuple[str, bool | None, str]]:
     return out
 
 
-def write_tables(out: Path, exp, runs: list[dict], agg: dict, failed: list[dict]) -> list[Path]:
+def write_tables(out: Path, exp, runs: list[dict], agg: dict, failed: list[dict], rewards: str = "rule",
+                 preface: list[str] = ()) -> list[Path]:
+    """results{suffix}.md / .csv and runs{suffix}.csv; `preface`: Markdown lines put before the table."""
     cols = ["initial_greedy_acc"] + [c for c, _, _ in METRICS]
-    csv_path = out / "results.csv"
+    suffix = suffix_of(rewards)
+    csv_path = out / f"results{suffix}.csv"
     with open(csv_path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["design", "label", "seeds_ok", "seeds_failed"] + [f"{c}_{s}" for c in cols for s in ("mean", "std")])
         for name, a in agg.items():
             w.writerow([name, a["label"], a["seeds_ok"], a["seeds_failed"]]
                        + [f"{x:.6g}" for c in cols for x in a[c]])
-    runs_path = out / "runs.csv"
+    runs_path = out / f"runs{suffix}.csv"
     with open(runs_path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["design", "label", "seed", "seconds"] + cols)
@@ -173,7 +197,8 @@ def write_tables(out: Path, exp, runs: list[dict], agg: dict, failed: list[dict]
                        else 3)
                  for c, _, _ in METRICS]
         lines.append(f"| {a['label']} | {seeds} | " + " | ".join(cells) + " |")
-    text = ["# Reward-design experiment: results", "",
+    title = "# Reward-design experiment: results" + (" with learned reward models" if rewards == "learned" else "")
+    text = [title, "", *preface,
             f"Mean ± std over seeds {exp.seeds}. Accuracies: held-out problems at the end of training "
             f"(greedy, and one sample at T = 1). Steps, length, repeated-step fraction, PRM return, "
             f"train success, training time (the estimate + train phases of one iteration): the last "
@@ -187,7 +212,7 @@ def write_tables(out: Path, exp, runs: list[dict], agg: dict, failed: list[dict]
             mark = "n/a" if ok is None else ("PASS" if ok else "FAIL")
             text.append(f"- **{mark}** {what}: {detail}")
         text.append("")
-    md_path = out / "results.md"
+    md_path = out / f"results{suffix}.md"
     md_path.write_text("\n".join(text))
     return [md_path, csv_path, runs_path]
 
@@ -212,15 +237,17 @@ def _style(design) -> str:
     return "--" if "ppo.estimator" in design.overrides and design.overrides["ppo.estimator"] != "gae" else "-"
 
 
-def write_plots(out: Path, exp, window: int = 5) -> list[Path]:
+def write_plots(out: Path, exp, window: int = 5, rewards: str = "rule") -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     per_design = {}
+    dir_for, suffix = _dir_for(out, rewards), suffix_of(rewards)
+    which = " (learned reward models)" if rewards == "learned" else ""
     for d in exp.designs:
-        runs = [read_run(out / "runs" / d.name / f"seed{s}") for s in exp.seeds]
+        runs = [read_run(dir_for(d, s)) for s in exp.seeds]
         runs = [r for r in runs if r is not None and r["train"]]
         if runs:
             per_design[d.name] = (d, runs)
@@ -241,8 +268,8 @@ def write_plots(out: Path, exp, window: int = 5) -> list[Path]:
                      label=d.label, linestyle=_style(d))
     titles = ((f"train success (sampled, T=1; moving mean of {window})", "success rate"),
               ("held-out greedy accuracy", "accuracy"))
-    paths = [_finish(fig, axes, titles, 1, f"accuracy over training (mean over seeds {exp.seeds})",
-                     out / "accuracy.png")]
+    paths = [_finish(fig, axes, titles, 1, f"accuracy over training{which} (mean over seeds {exp.seeds})",
+                     out / f"accuracy{suffix}.png")]
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
     for d, runs in per_design.values():
@@ -250,8 +277,8 @@ def write_plots(out: Path, exp, window: int = 5) -> list[Path]:
             xs, ys = _curve([r["train"] for r in runs], key)
             ax.plot(xs, _smooth(ys, window), label=d.label, linestyle=_style(d))
     titles = (("steps per response (incl. the boxed line)", "steps"), ("repeated-step fraction", "fraction of steps"))
-    paths.append(_finish(fig, axes, titles, 0, f"sampled responses over training (moving mean of {window}; "
-                         f"mean over seeds {exp.seeds})", out / "steps.png"))
+    paths.append(_finish(fig, axes, titles, 0, f"sampled responses over training{which} (moving mean of {window}; "
+                         f"mean over seeds {exp.seeds})", out / f"steps{suffix}.png"))
     return paths
 
 
@@ -270,7 +297,14 @@ def _finish(fig, axes, titles, legend_on: int, suptitle: str, path: Path) -> Pat
     return path
 
 
-def write_report(out: Path, exp, results=()) -> list[Path]:
+def write_report(out: Path, exp, results=(), rewards: str = "rule") -> list[Path]:
+    """The table, CSVs and plots of `rewards` ("rule" or "learned"; the learned report starts with the
+    reward models' own table, `rm_report`); the Markdown table is the first path returned."""
     out.mkdir(parents=True, exist_ok=True)
-    runs, agg, failed = collect(out, exp)
-    return write_tables(out, exp, runs, agg, failed) + write_plots(out, exp)
+    runs, agg, failed = collect(out, exp, rewards)
+    preface, extra = [], []
+    if rewards == "learned":
+        from rltrain.experiments.rm_report import write_rm_report
+
+        preface, extra = write_rm_report(out, exp.seeds)
+    return write_tables(out, exp, runs, agg, failed, rewards, preface) + extra + write_plots(out, exp, rewards=rewards)

@@ -14,7 +14,15 @@ processes (`rltrain.experiments.run_one --worker`, `OMP_NUM_THREADS=1`), each ru
 rerun skips runs whose `summary.json` exists for the same resolved config. At the end `rltrain.experiments.report`
 writes results.md / results.csv / runs.csv and accuracy.png / steps.png into --out.
 
-    python -m rltrain.experiments.reward_design                       # the default designs x 3 seeds
+`--rewards learned` (the default) replaces the rule-based PRM / ORM by models trained per seed from the
+seed's initial policy (`rltrain.experiments.learned_rewards`: rollouts, Math-Shepherd step labels and
+graded samples, rm_train's training, a restated-step probe; one worker task per seed, cached in
+`--out/reward_models/seed<k>`); those designs run in `--out/runs_learned/`, designs without a reward
+model share `--out/runs/`, and the report files carry a `_learned` suffix (plus reward_models.csv).
+`--rewards rule` is the experiment with the rule-based stand-ins.
+
+    python -m rltrain.experiments.reward_design                       # the default designs x 3 seeds, learned RMs
+    python -m rltrain.experiments.reward_design --rewards rule        # the same with the rule-based PRM / ORM
     python -m rltrain.experiments.reward_design --designs estimators  # min-form and the GRPO rows
     python -m rltrain.experiments.reward_design --seeds 1 --iterations 5 --designs success,prm_raw
     python -m rltrain.experiments.reward_design --set rollout.prompts=8 --set warmup.steps=20
@@ -35,6 +43,8 @@ from pathlib import Path
 
 import yaml
 
+from rltrain.experiments.learned_rewards import LearnedRMSettings
+from rltrain.experiments.report import run_dir_of, uses_reward_model
 from rltrain.metrics.records import metrics_path, read_metrics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +54,21 @@ DESIGN_ORDER = ("success", "orm", "prm_raw", "prm_clip", "prm_delta", "prm_clip_
                 "grpo_prm_clip_per_reward", "grpo_prm_clip_mean_only", "grpo_prm_clip_delta_mean_only")
 # settings that decide the warmed-up initial model (shared by every design of a seed)
 INIT_KEYS = ("run.seed", "model", "data.arithmetic", "warmup")
+# settings that decide a seed's learned reward models (besides its initial model and `learned:`)
+RM_KEYS = ("run.seed", "data", "rollout.max_new_tokens", "rollout.temperature", "reward.step_delimiter")
+REWARDS = ("rule", "learned")
+
+
+def learned_overrides(overrides: dict, rm_dir: Path) -> dict:
+    """A design's overrides with the seed's learned models in place of the rule-based ones: the
+    step checker -> `rm_dir/prm`, the consistency ORM -> `rm_dir/orm` (the trainer's own loaders)."""
+    out = dict(overrides)
+    if out.get("reward.prm") == "rule":
+        out["reward.prm"] = str(rm_dir / "prm")
+    if out.get("reward.orm", "none") != "none":
+        out["reward.orm"] = str(rm_dir / "orm")
+        out["reward.scorer_module"] = "scorers"
+    return out
 
 
 @dataclass
@@ -62,6 +87,7 @@ class Experiment:
     restated_step_prob: float = 0.0
     restated_more_prob: float = 0.0
     sets: dict = field(default_factory=dict)  # name -> design names (`--designs`); "all" is implied
+    learned: LearnedRMSettings = field(default_factory=LearnedRMSettings)  # --rewards learned: rm_train settings
 
     def select(self, spec: str | None) -> list[Design]:
         """The designs a `--designs` value names (comma list of designs and sets, in config order);
@@ -90,7 +116,7 @@ class RunResult:
 
 def load_experiment(path: Path) -> Experiment:
     data = yaml.safe_load(Path(path).read_text()) or {}
-    unknown = set(data) - {"base", "seeds", "common", "designs", "init", "sets"}
+    unknown = set(data) - {"base", "seeds", "common", "designs", "init", "sets", "learned"}
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
     base = Path(data.get("base", "configs/builtin.yaml"))
@@ -107,8 +133,13 @@ def load_experiment(path: Path) -> Experiment:
         if set(members) - names or name in names or name == "all":
             raise ValueError(f"{path}: set {name!r} must name designs only and not clash with a design or 'all'; "
                              f"unknown {sorted(set(members) - names)}")
+    try:
+        learned = LearnedRMSettings.from_dict(data.get("learned"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
     return Experiment(base, list(data.get("seeds", [0, 1, 2])), dict(data.get("common") or {}), designs,
-                      float(init.get("restated_step_prob", 0.0)), float(init.get("restated_more_prob", 0.0)), sets)
+                      float(init.get("restated_step_prob", 0.0)), float(init.get("restated_more_prob", 0.0)), sets,
+                      learned)
 
 
 def _fmt(value) -> str:
@@ -142,8 +173,11 @@ def fingerprint(obj) -> str:
 
 class Runner:
     def __init__(self, exp: Experiment, out: Path, jobs: int, extra: list[str], timeout: float | None,
-                 python: str = sys.executable, log=None):
+                 python: str = sys.executable, log=None, rewards: str = "rule"):
+        if rewards not in REWARDS:
+            raise ValueError(f"rewards must be one of {REWARDS}, got {rewards!r}")
         self.exp, self.out, self.jobs, self.extra, self.timeout = exp, out, jobs, extra, timeout
+        self.rewards = rewards
         self.python, self.log = python, log or self._print
         self._print_lock = threading.Lock()
         self.lock = threading.Lock()
@@ -160,15 +194,25 @@ class Runner:
             print(msg, flush=True)
 
     # ---- configs ---------------------------------------------------------------------------
-    def run_dir(self, design: str, seed: int) -> Path:
-        return self.out / "runs" / design / f"seed{seed}"
+    def learned(self, design: Design) -> bool:
+        """This design runs with the seed's learned reward models (else as under --rewards rule)."""
+        return self.rewards == "learned" and uses_reward_model(design.overrides)
+
+    def run_dir(self, design: Design, seed: int) -> Path:
+        return run_dir_of(self.out, design, seed, self.learned(design))
 
     def init_dir(self, seed: int) -> Path:
         return self.out / "init" / f"seed{seed}"
 
+    def rm_dir(self, seed: int) -> Path:
+        return self.out / "reward_models" / f"seed{seed}"
+
     def trainer_args(self, design: Design | None, seed: int, out_dir: Path) -> list[str]:
-        overrides = as_overrides(self.exp.common) + as_overrides(design.overrides if design else {})
-        return ["--config", str(self.exp.base), *overrides, *self.extra, f"run.seed={seed}", f"run.out_dir={out_dir}"]
+        overrides = design.overrides if design else {}
+        if design is not None and self.learned(design):
+            overrides = learned_overrides(overrides, self.rm_dir(seed))
+        return ["--config", str(self.exp.base), *as_overrides(self.exp.common), *as_overrides(overrides),
+                *self.extra, f"run.seed={seed}", f"run.out_dir={out_dir}"]
 
     def resolved(self, args: list[str]) -> dict:
         from rltrain.config import config_to_dict, load_config
@@ -255,12 +299,15 @@ class Runner:
                     w.kill()
                     w.wait()
 
+    def init_fingerprint(self, seed: int) -> str:
+        cfg = self.resolved(self.trainer_args(None, seed, self.out / "init" / f"seed{seed}.cfg"))
+        return fingerprint({**{k: _dig(cfg, k) for k in INIT_KEYS}, "restated": self.exp.restated_step_prob,
+                            "restated_more": self.exp.restated_more_prob})
+
     def build_init(self, seed: int) -> Path:
         init = self.init_dir(seed)
         args = self.trainer_args(None, seed, self.out / "init" / f"seed{seed}.cfg")
-        cfg = self.resolved(args)
-        want = fingerprint({**{k: _dig(cfg, k) for k in INIT_KEYS}, "restated": self.exp.restated_step_prob,
-                            "restated_more": self.exp.restated_more_prob})
+        want = self.init_fingerprint(seed)
         stamp = init / "experiment_init.json"
         if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == want:
             self.log(f"[reward_design] init seed {seed}: reusing {init}")
@@ -274,8 +321,36 @@ class Runner:
         stamp.write_text(json.dumps({"fingerprint": want}) + "\n")
         return init
 
-    def run(self, design: Design, seed: int, init: Future) -> RunResult:
-        run_dir = self.run_dir(design.name, seed)
+    def build_reward_models(self, seed: int, init: Future) -> Path:
+        """The seed's learned PRM and ORM (rm_train from its initial model), reused when the stamp in
+        the folder matches the initial model, the rollout / task settings and `learned:`."""
+        from dataclasses import asdict
+
+        rm_dir = self.rm_dir(seed)
+        args = self.trainer_args(None, seed, rm_dir / "config.cfg")
+        cfg = self.resolved(args)
+        want = fingerprint({**{k: _dig(cfg, k) for k in RM_KEYS}, "init": self.init_fingerprint(seed),
+                            "learned": asdict(self.exp.learned)})
+        stamp = rm_dir / "experiment_rms.json"
+        if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == want:
+            self.log(f"[reward_design] reward models seed {seed}: reusing {rm_dir}")
+            return rm_dir
+        init_dir = init.result()
+        self.log(f"[reward_design] reward models seed {seed}: sampling, auto-labelling, training the PRM and ORM")
+        task = {"reward_models": str(rm_dir), "init": str(init_dir), "settings": asdict(self.exp.learned),
+                "args": args}
+        start = time.perf_counter()
+        log = self.out / "reward_models" / f"seed{seed}.log"
+        log.unlink(missing_ok=True)
+        rc, tail = self._spawn(f"reward_models/seed{seed}", task, log, None, 0)
+        if rc != 0:
+            raise RuntimeError(f"training the reward models of seed {seed} failed (rc {rc}):\n{tail}")
+        stamp.write_text(json.dumps({"fingerprint": want, "seconds": time.perf_counter() - start}) + "\n")
+        self.log(f"[reward_design] reward models seed {seed}: done in {time.perf_counter() - start:.0f}s")
+        return rm_dir
+
+    def run(self, design: Design, seed: int, init: Future, rms: Future | None = None) -> RunResult:
+        run_dir = self.run_dir(design, seed)
         args = self.trainer_args(design, seed, run_dir)
         cfg = self.resolved(args)
         want = fingerprint(cfg)
@@ -289,6 +364,12 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - reported in the table, the others continue
             self._done(design.name, seed, "FAILED (no initial model)")
             return RunResult(design.name, seed, "failed", message=str(exc)[-1500:])
+        if rms is not None and self.learned(design):
+            try:
+                rms.result()
+            except Exception as exc:  # noqa: BLE001 - as above
+                self._done(design.name, seed, "FAILED (no reward models)")
+                return RunResult(design.name, seed, "failed", message=str(exc)[-1500:])
         stamp.unlink(missing_ok=True)
         (run_dir / "summary.json").unlink(missing_ok=True)
         task = {"init": str(init_dir), "args": args}
@@ -330,7 +411,7 @@ class Runner:
         # fail fast on a bad config, before anything is launched
         for seed in self.exp.seeds:
             for d in self.exp.designs:
-                self.resolved(self.trainer_args(d, seed, self.run_dir(d.name, seed)))
+                self.resolved(self.trainer_args(d, seed, self.run_dir(d, seed)))
         self.total = len(self.exp.seeds) * len(self.exp.designs)
         stop = threading.Event()
         ticker = threading.Thread(target=self._progress, args=(stop, progress_every), daemon=True)
@@ -338,7 +419,10 @@ class Runner:
         pool = ThreadPoolExecutor(max_workers=self.jobs)
         try:
             inits = {s: pool.submit(self.build_init, s) for s in self.exp.seeds}
-            futures = [pool.submit(self.run, d, s, inits[s]) for s in self.exp.seeds for d in self.exp.designs]
+            rms = {s: pool.submit(self.build_reward_models, s, inits[s]) for s in self.exp.seeds
+                   if any(self.learned(d) for d in self.exp.designs)}
+            futures = [pool.submit(self.run, d, s, inits[s], rms.get(s)) for s in self.exp.seeds
+                       for d in self.exp.designs]
             results = [f.result() for f in futures]
         except BaseException:  # Ctrl-C / SIGTERM: stop the workers, keep what finished
             self.stopping = True
@@ -367,6 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra trainer override for every run (repeatable), e.g. --set rollout.prompts=8")
     p.add_argument("--timeout", type=float, default=None, help="seconds per run before it is stopped (failed)")
+    p.add_argument("--rewards", choices=REWARDS, default="learned",
+                   help="learned: a PRM and an ORM trained per seed by rm_train from the seed's initial policy "
+                        "(the config's `learned:` settings, cached in --out/reward_models); rule: the step "
+                        "checker as PRM and the consistency ORM (default: %(default)s)")
     p.add_argument("--report-only", action="store_true", help="only (re)write the table and plots from --out")
     args = p.parse_args(argv)
 
@@ -390,23 +478,25 @@ def main(argv: list[str] | None = None) -> int:
 
     results: list[RunResult] = []
     if not args.report_only:
-        runner = Runner(exp, out, max(1, args.jobs), list(args.set), args.timeout)
-        print(f"[reward_design] {len(exp.designs)} designs x {len(exp.seeds)} seeds -> {out} "
-              f"({args.jobs} at once)", flush=True)
+        runner = Runner(exp, out, max(1, args.jobs), list(args.set), args.timeout, rewards=args.rewards)
+        print(f"[reward_design] {len(exp.designs)} designs x {len(exp.seeds)} seeds, {args.rewards} reward models "
+              f"-> {out} ({args.jobs} at once)", flush=True)
         t0 = time.perf_counter()
         results = runner.run_all()
         wall = time.perf_counter() - t0
         record = {"argv": sys.argv if argv is None else argv, "wall_seconds": wall, "seeds": exp.seeds,
-                  "designs": [d.name for d in exp.designs], "jobs": args.jobs, "extra": args.set,
+                  "designs": [d.name for d in exp.designs], "rewards": args.rewards, "jobs": args.jobs,
+                  "extra": args.set, "load_average": list(os.getloadavg()),
                   "results": [vars(r) for r in results]}
-        (out / "experiment.json").write_text(json.dumps(record, indent=2) + "\n")  # the latest invocation
+        suffix = "" if args.rewards == "rule" else f"_{args.rewards}"
+        (out / f"experiment{suffix}.json").write_text(json.dumps(record, indent=2) + "\n")  # the latest invocation
         with open(out / "invocations.jsonl", "a") as fh:  # every invocation, e.g. a rerun that skipped all
             fh.write(json.dumps(record) + "\n")
         print(f"[reward_design] all runs finished in {wall:.0f}s", flush=True)
-    paths = write_report(out, exp, results)
+    paths = write_report(out, exp, results, rewards=args.rewards)
     for path in paths:
         print(f"[reward_design] wrote {path}", flush=True)
-    print((out / "results.md").read_text(), flush=True)
+    print(paths[0].read_text(), flush=True)
     return 1 if any(r.status == "failed" for r in results) else 0
 
 

@@ -127,7 +127,8 @@ def serve() -> int:
     """`run_one --worker`: run tasks one after another in this process (imports paid once).
 
     Reads one JSON task a line from stdin ({"build_init": DIR, "restated_step_prob": P,
-    "restated_more_prob": Q} or
+    "restated_more_prob": Q}, {"reward_models": DIR, "init": DIR, "settings": {...}} (the seed's
+    learned PRM / ORM, `rltrain.experiments.learned_rewards`) or
     {"init": DIR}, plus "args": trainer args and "log": file for the task's stdout / stderr)
     and answers one JSON line {"rc": int} on stdout. An exception is written to the task's log
     and answered with rc 1; the worker goes on with the next task.
@@ -151,6 +152,11 @@ def serve() -> int:
                     print(json.dumps(build_init(Path(task["build_init"]), task["args"],
                                                 task.get("restated_step_prob", 0.0),
                                                 task.get("restated_more_prob", 0.0))), flush=True)
+                elif "reward_models" in task:
+                    from rltrain.experiments.learned_rewards import LearnedRMSettings, train_reward_models
+
+                    train_reward_models(Path(task["reward_models"]), task["args"], Path(task["init"]),
+                                        LearnedRMSettings.from_dict(task.get("settings")))
                 else:
                     rc = run_from_init(Path(task["init"]), task["args"]) or 0
             except SystemExit as exc:
