@@ -65,7 +65,7 @@ def run_trainer(out_dir: Path, model_dir: Path, data_dir: Path, shape: ModelShap
         f"run.iterations={shape.iterations}", "warmup.steps=0", "reward.prm=none", "run.eval_problems=16", "run.export_hf=false", "run.progress=false",
         "run.tensorboard=false", f"run.out_dir={run_dir}", "ppo.micro_tokens=16384",
     ]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--master_port=29533",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--standalone",
            str(REPO / "rltrain" / "main.py"), *overrides]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     log_path = out_dir / "trainer_run.log"
