@@ -81,7 +81,8 @@ def builtin_workload(repeats: int) -> tuple[dict[bool, list[float]], Experience,
     scores = trainer._score(rollout)
 
     def run():
-        trainer._train(trainer._estimate(rollout, scores).batch)
+        plan = trainer._minibatch_plan(rollout.experience.size)
+        trainer._train(trainer._estimate(rollout, scores, first_minibatch=plan[0][0]), plan)
 
     run()  # warm-up (allocator, first-call paths)
     times = _alternate(run, (trainer.actor, trainer.critic, trainer.reference), repeats)
