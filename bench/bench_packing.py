@@ -75,7 +75,8 @@ def builtin_workload(repeats: int) -> tuple[dict[bool, list[float]], Experience,
 
     out = Path(tempfile.mkdtemp(prefix="bench_packing_"))
     cfg = load_config(REPO / "configs" / "builtin.yaml", [f"run.out_dir={out}", "run.progress=false",
-                                                           "run.tensorboard=false"])
+                                                           "run.tensorboard=false",
+                                                           "model.pack_sequences=true"])  # varlen attention installed
     trainer = PPOTrainer(cfg, init_distributed(), out)
     rollout = trainer._rollout()
     scores = trainer._score(rollout)
