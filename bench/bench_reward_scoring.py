@@ -68,12 +68,13 @@ def write_checkpoint(fmt: str, root: Path, tok, size: dict) -> dict:
     return {"path": lm, "format": "implicit", "implicit_reference": ref}
 
 
-def bench_format(fmt: str, options: dict, batch, args) -> dict:
+def bench_format(fmt: str, options: dict, batch, args, pack: bool = True) -> dict:
     from rltrain.rewards import load_orm, load_prm
 
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
     load = load_orm if fmt == "sequence-classification" else load_prm
-    scorer = load(options.pop("path"), device=args.device, dtype=dtype, token_budget=args.token_budget, **options)
+    scorer = load(options["path"], device=args.device, dtype=dtype, token_budget=args.token_budget, pack_sequences=pack,
+                  **{k: v for k, v in options.items() if k != "path"})
     run = scorer.score if fmt == "sequence-classification" else scorer.score_steps
     tokens = sum(len(r.input_ids) for r in scorer.rows(batch))
     run(batch)  # warm-up
@@ -103,6 +104,9 @@ def main() -> None:
                         help="default: bfloat16 on CUDA, float32 on CPU")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layout", choices=("packed", "padded", "both"), default="packed",
+                        help="padding-free (reward.scoring.pack_sequences, the default) or padded micro-batches; "
+                             "both: each format in both, with the padded / packed time ratio")
     args = parser.parse_args()
     args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
     from rltrain.models.tiny import build_tiny_tokenizer
@@ -117,14 +121,22 @@ def main() -> None:
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
     print(f"{args.responses} responses (mean {float(batch.segments.num_steps.float().mean()):.1f} steps), hidden "
           f"{args.hidden}, {args.layers} layers, vocab {len(tok)}, {args.dtype} on {args.device} ({device}), "
-          f"token budget {args.token_budget}, torch {torch.__version__}, threads {torch.get_num_threads()}\n")
-    print("| format | median s | responses/s | reward-model tokens/s | tokens / response |")
-    print("| --- | --- | --- | --- | --- |")
+          f"token budget {args.token_budget}, layout {args.layout}, torch {torch.__version__}, "
+          f"threads {torch.get_num_threads()}\n")
+    both = args.layout == "both"
+    extra = " padded s | padded / packed |" if both else ""
+    print("| format | median s | responses/s | reward-model tokens/s | tokens / response |" + extra)
+    print("| --- | --- | --- | --- | --- |" + (" --- | --- |" if both else ""))
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in args.formats:
-            r = bench_format(fmt, write_checkpoint(fmt, Path(tmp), tok, size), batch, args)
-            print(f"| {fmt} | {r['seconds']:.3f} | {r['responses_per_s']:.0f} | {r['tokens_per_s']:.0f} | "
-                  f"{r['tokens_per_response']:.0f} |", flush=True)
+            options = write_checkpoint(fmt, Path(tmp), tok, size)
+            r = bench_format(fmt, options, batch, args, pack=args.layout != "padded")
+            line = (f"| {fmt} | {r['seconds']:.3f} | {r['responses_per_s']:.0f} | {r['tokens_per_s']:.0f} | "
+                    f"{r['tokens_per_response']:.0f} |")
+            if both:
+                padded = bench_format(fmt, options, batch, args, pack=False)["seconds"]
+                line += f" {padded:.3f} | {padded / r['seconds']:.2f}x |"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":
