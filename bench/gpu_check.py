@@ -60,7 +60,8 @@ def _step(name: str, fn: Callable[[], list], rows: list, errors: list[str]) -> N
         traceback.print_exc()
 
 
-def run(out_dir: Path, device_name: str, tiny: bool, assets: Path | None, workers: int) -> Path:
+def run(out_dir: Path, device_name: str, tiny: bool, assets: Path | None, workers: int) -> tuple[Path, bool]:
+    """(the report, whether every step ran and every kernel test passed)."""
     import torch
 
     from bench.gpu.ceilings import copy_bandwidth_gbs, matmul_tflops
@@ -115,7 +116,7 @@ def run(out_dir: Path, device_name: str, tiny: bool, assets: Path | None, worker
     if ceilings:
         _step("kernel benchmarks", kernel_benchmarks, rows, errors)
     _step("trainer", trainer, rows, errors)
-    return write_report(out_dir, header, rows, failing, errors)
+    return write_report(out_dir, header, rows, failing, errors), not (failing or errors)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in plan(device or "cuda", args.tiny, args.assets):
             print(f"  - {line}")
         return 0
-    report = run(args.out_dir, device, args.tiny, args.assets, args.workers)
+    report, ok = run(args.out_dir, device, args.tiny, args.assets, args.workers)
     print(report.read_text(encoding="utf-8"))
-    return 0
+    return 0 if ok else 1  # performance goals missed are in the table, not the status
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ def test_missing_reward_model_paths_name_the_key(key, tmp_path):
     with pytest.raises(ConfigError, match=rf"config key `{key}` = '{missing}': no such file or directory"):
         check(f"{key}={missing}")
     missing.mkdir()
+    with pytest.raises(ConfigError, match=rf"config key `{key}`: .*not an? [PO]RM layout rltrain knows"):
+        check(f"{key}={missing}")  # an empty folder is no reward model
+    (missing / "value_head.safetensors").touch()
     check(f"{key}={missing}")
 
 
@@ -83,6 +86,7 @@ def test_custom_scorer_modules_keep_their_own_names():
 def test_tilde_is_expanded_when_the_config_is_read(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "prm").mkdir()
+    (tmp_path / "prm" / "value_head.safetensors").touch()
     cfg = load_config(None, ["reward.prm=~/prm"])
     assert cfg.reward.prm == str(tmp_path / "prm")
     check_environment(cfg)
@@ -92,6 +96,14 @@ def test_world_size_must_divide_the_prompts():
     check_environment(load_config(None, ["rollout.prompts=4"]), world_size=2)
     with pytest.raises(ConfigError, match="config key `rollout.prompts`: 4 is not divisible by the world size 3"):
         check_environment(load_config(None, ["rollout.prompts=4"]), world_size=3)
+
+
+
+def test_every_rank_needs_rows_for_each_mini_batch():
+    cfg = load_config(None, ["rollout.prompts=2", "rollout.n=1", "ppo.mini_batches=2"])
+    check_environment(cfg, world_size=1)
+    with pytest.raises(ConfigError, match=r"config key `ppo.mini_batches`: 2 exceeds the 1 samples each of the 2 ranks"):
+        check_environment(cfg, world_size=2)
 
 
 def test_math500_folder_without_the_default_train_split_names_the_key(policy, tmp_path):
@@ -127,3 +139,14 @@ def test_out_dir_that_cannot_be_written_names_the_key(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=rf"config key `run.out_dir` = '{tmp_path}/run': cannot make it: "
                                           rf"{tmp_path} is not writable"):
         check(f"run.out_dir={tmp_path}/run")
+
+
+def test_attention_implementations_are_checked_before_any_model_loads():
+    with pytest.raises(ConfigError, match="model.attn_implementation"):
+        load_config(None, ["model.attn_implementation=foo"])
+    assert load_config(None, ["model.attn_implementation=kernels-community/flash-attn"]).model.attn_implementation
+    import importlib.util
+
+    if importlib.util.find_spec("flash_attn") is None:
+        with pytest.raises(ConfigError, match="`model.attn_implementation`: flash_attention_2 needs the flash-attn"):
+            check_environment(load_config(None, ["model.attn_implementation=flash_attention_2"]))

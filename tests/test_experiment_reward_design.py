@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from rltrain.experiments.reward_design import DESIGN_ORDER, load_experiment, parse_seeds
@@ -138,3 +139,22 @@ def test_restated_steps_in_the_warm_up():
         assert r.steps[:k + 1] + r.steps[k + 1 + n:] == p.steps
     exp = load_experiment(REPO / "configs" / "experiments" / "reward_design.yaml")
     assert exp.restated_step_prob > 0 and exp.restated_more_prob > 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--set", "ppo.actor_lr=-1"], "config key `ppo.actor_lr`"),
+    (["--set", "noequals"], "noequals"),
+    (["--iterations", "0"], "--iterations must be > 0"),
+    (["--seeds", "abc"], "--seeds: a count or a comma list"),
+    (["--seeds", "0"], "--seeds: names no seed"),
+    (["--designs", ","], "names no design"),
+    (["--jobs", "0"], "--jobs must be > 0"),
+    (["--config", "/no/such.yaml"], "no such file"),
+])
+def test_bad_flags_are_one_line_and_exit_2_before_anything_runs(argv, message, tmp_path, capsys):
+    from rltrain.experiments.reward_design import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -104,3 +104,10 @@ def test_learned_reward_models_are_trained_probed_and_used(tmp_path):
     assert "reward models seed 0: reusing" in again.stdout and again.stdout.count("skipped (finished earlier)") == 3
     assert json.loads((out / "experiment_learned.json").read_text())["rewards"] == "learned"
     assert Path(out / "reward_models" / "seed0" / "experiment_rms.json").is_file()
+    # new `learned:` settings retrain the reward models and rerun the designs that use them, only those
+    exp["learned"] = {**TINY_RMS, "epochs": 2}
+    config.write_text(yaml.safe_dump(exp, sort_keys=False))
+    changed = _run(out, "--config", str(config), "--designs", "success,orm,prm_raw", rewards="learned")
+    assert changed.returncode == 0, changed.stdout[-3000:] + changed.stderr[-3000:]
+    assert "reward models seed 0: reusing" not in changed.stdout
+    assert changed.stdout.count("skipped (finished earlier)") == 1  # success only

@@ -208,3 +208,36 @@ def test_implicit_prm_sums_beta_log_ratios_over_each_step(policy_tok, tmp_path):
         expected.append([float(sum(r[t - 1] for t in span)) for span in spans])
     assert_columns(scores, batch, expected)
     assert scores[0, :3].abs().min() > 0
+
+
+def test_encoder_reward_models_are_refused_early_and_never_packed(tmp_path):
+    """A BERT-style classifier reads a pooled [CLS] state: not a per-token head of a causal model."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from rltrain.config import load_config
+    from rltrain.config.environment import check_environment
+    from rltrain.config.errors import ConfigError
+    from rltrain.models.packing import use_varlen_attention
+    from rltrain.rewards.classifier_rm import ClassifierHeadModel
+
+    bert = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=32, intermediate_size=32,
+                                                    num_hidden_layers=1, num_attention_heads=2, num_labels=1))
+    bert.save_pretrained(tmp_path / "bert")
+    with pytest.raises(UnknownRewardModelError, match="model_type 'bert' is a bidirectional encoder"):
+        detect_format(tmp_path / "bert", "orm")
+    with pytest.raises(ConfigError, match=r"^config key `reward.orm`: .*bidirectional encoder"):
+        check_environment(load_config(None, [f"reward.orm={tmp_path / 'bert'}"]))
+    with pytest.raises(UnknownRewardModelError, match="not causal"):
+        ClassifierHeadModel(bert)
+    assert not use_varlen_attention(bert) and bert.config._attn_implementation != "rltrain_varlen_sdpa"
+
+
+def test_an_unknown_layout_is_a_config_error_before_any_model_loads(tmp_path):
+    from rltrain.config import load_config
+    from rltrain.config.environment import check_environment
+    from rltrain.config.errors import ConfigError
+
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "config.json").write_text(json.dumps({"architectures": ["GPT2Model"], "model_type": "gpt2"}))
+    with pytest.raises(ConfigError, match=r"^config key `reward.prm`: .*not a PRM layout rltrain knows"):
+        check_environment(load_config(None, [f"reward.prm={tmp_path / 'odd'}"]))

@@ -86,6 +86,19 @@ def _is_blank(path: Path, probe: int = 1 << 16) -> bool:
     return not head.strip() and len(head) < probe
 
 
+def _check_reward_layout(key: str, value: str, fmt: str) -> None:
+    """A local reward-model folder must be a layout rltrain reads (checked before any model loads)."""
+    folder = Path(value).expanduser()
+    if fmt != "auto" or not folder.is_dir():
+        return
+    from rltrain.rewards.formats import UnknownRewardModelError, detect_format
+
+    try:
+        detect_format(folder, key.rsplit(".", 1)[1])
+    except UnknownRewardModelError as exc:
+        raise ConfigError(f"config key `{key}`: {exc}") from None
+
+
 def _check_models(cfg: Config) -> None:
     m, rw = cfg.model, cfg.reward
     if m.policy != "builtin":
@@ -99,6 +112,7 @@ def _check_models(cfg: Config) -> None:
                               "(reward.scorer_module), which is not installed")
         if rw.scorer_module == BUILTIN_SCORERS:
             check_model_source(key, value, rw.allow_download, "reward.allow_download")
+            _check_reward_layout(key, value, rw.prm_format if key == "reward.prm" else rw.orm_format)
         elif value.startswith(_LOCAL_PREFIXES) and not Path(value).exists():
             _fail(key, value, "no such file or directory")
     if rw.implicit_reference is not None:
@@ -106,10 +120,16 @@ def _check_models(cfg: Config) -> None:
                            "reward.allow_download")
 
 
-def _check_world_size(cfg: Config, world: int) -> None:
+def check_world_size(cfg: Config, world: int) -> None:
+    """The prompts split evenly over the ranks, and every mini-batch holds rows on each rank."""
     if cfg.rollout.prompts % world:
         raise ConfigError(f"config key `rollout.prompts`: {cfg.rollout.prompts} is not divisible by the world "
                           f"size {world}")
+    rows = cfg.rollout.prompts * cfg.rollout.n // world
+    if cfg.ppo.mini_batches > rows:
+        raise ConfigError(f"config key `ppo.mini_batches`: {cfg.ppo.mini_batches} exceeds the {rows} samples each of "
+                          f"the {world} ranks holds (rollout.prompts * rollout.n / world size); a mini-batch would "
+                          "have no rows")
 
 
 def check_environment(cfg: Config, world_size: int | None = None) -> None:
@@ -120,7 +140,12 @@ def check_environment(cfg: Config, world_size: int | None = None) -> None:
     problem = output_dir_problem(cfg.run.out_dir)
     if problem:
         _fail("run.out_dir", cfg.run.out_dir, problem)
-    _check_world_size(cfg, world_size if world_size is not None else int(os.environ.get("WORLD_SIZE") or 1))
+    check_world_size(cfg, world_size if world_size is not None else int(os.environ.get("WORLD_SIZE") or 1))
+    attn = cfg.model.attn_implementation
+    if attn.startswith("flash_attention") and not _has_module("flash_attn" if attn == "flash_attention_2"
+                                                              else "flash_attn_interface"):
+        raise ConfigError(f"config key `model.attn_implementation`: {attn} needs the flash-attn package, which is "
+                          "not installed here; use sdpa")
     if cfg.rollout.engine == "vllm" and not (_has_module("vllm") and _has_module("rltrain.rollout.vllm_engine")):
         raise ConfigError("config key `rollout.engine`: vllm needs the `vllm` package and "
                           "rltrain.rollout.vllm_engine; use rollout.engine=builtin")

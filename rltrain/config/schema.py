@@ -64,10 +64,20 @@ class ModelConfig(StrictModel):
     mixed_precision: bool = Field(True, description="FSDP2 bf16 compute on GPU")
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass")
     cpu_offload: bool = Field(False, description="FSDP2 CPUOffloadPolicy")
-    attn_implementation: str = Field("sdpa", min_length=1, description="sdpa, flash_attention_2 or eager")
+    attn_implementation: str = Field("sdpa", min_length=1,
+                                     description="sdpa, eager, flash_attention_2, flash_attention_3, flex_attention "
+                                                 "or a Hub kernel id (org/name)")
     pack_sequences: bool = Field(True, description="padding-free forwards of actor, critic and reference: each "
                                  "micro-batch's rows packed into one sequence with varlen attention (flash-attention's, "
                                  "else per-row SDPA); ppo.micro_tokens then counts real tokens")
+
+    @field_validator("attn_implementation")
+    @classmethod
+    def _known_attention(cls, value: str) -> str:
+        known = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
+        if value not in known and "/" not in value:
+            raise ValueError(f"must be one of {known} or a Hub kernel id (org/name), got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _vllm_loadable(self) -> "ModelConfig":

@@ -321,16 +321,23 @@ class Runner:
         stamp.write_text(json.dumps({"fingerprint": want}) + "\n")
         return init
 
+    def rm_fingerprint(self, seed: int) -> str:
+        """What decides the seed's learned reward models: the initial model, the rollout / task settings
+        and `learned:`."""
+        from dataclasses import asdict
+
+        cfg = self.resolved(self.trainer_args(None, seed, self.rm_dir(seed) / "config.cfg"))
+        return fingerprint({**{k: _dig(cfg, k) for k in RM_KEYS}, "init": self.init_fingerprint(seed),
+                            "learned": asdict(self.exp.learned)})
+
     def build_reward_models(self, seed: int, init: Future) -> Path:
         """The seed's learned PRM and ORM (rm_train from its initial model), reused when the stamp in
-        the folder matches the initial model, the rollout / task settings and `learned:`."""
+        the folder matches `rm_fingerprint`."""
         from dataclasses import asdict
 
         rm_dir = self.rm_dir(seed)
         args = self.trainer_args(None, seed, rm_dir / "config.cfg")
-        cfg = self.resolved(args)
-        want = fingerprint({**{k: _dig(cfg, k) for k in RM_KEYS}, "init": self.init_fingerprint(seed),
-                            "learned": asdict(self.exp.learned)})
+        want = self.rm_fingerprint(seed)
         stamp = rm_dir / "experiment_rms.json"
         if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == want:
             self.log(f"[reward_design] reward models seed {seed}: reusing {rm_dir}")
@@ -353,7 +360,8 @@ class Runner:
         run_dir = self.run_dir(design, seed)
         args = self.trainer_args(design, seed, run_dir)
         cfg = self.resolved(args)
-        want = fingerprint(cfg)
+        # a run with learned reward models is stale once they are retrained (their path stays the same)
+        want = fingerprint({"config": cfg, "reward_models": self.rm_fingerprint(seed)} if self.learned(design) else cfg)
         stamp = run_dir / "experiment_run.json"
         if (run_dir / "summary.json").is_file() and stamp.is_file() \
                 and json.loads(stamp.read_text()).get("fingerprint") == want:
@@ -438,6 +446,19 @@ class Runner:
         return results
 
 
+def _check_overrides(parser: argparse.ArgumentParser, exp: Experiment, extra: list[str]) -> None:
+    """Every design's trainer config, with --set applied, must load: a bad key or value is one line, exit 2."""
+    from rltrain.config import load_config
+    from rltrain.config.errors import ConfigError
+
+    for design in exp.designs:
+        overrides = as_overrides({**exp.common, **design.overrides}) + list(extra)
+        try:
+            load_config(exp.base, overrides)
+        except ConfigError as exc:
+            parser.error(f"design {design.name}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="experiment config (default: %(default)s)")
@@ -458,15 +479,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-only", action="store_true", help="only (re)write the table and plots from --out")
     args = p.parse_args(argv)
 
-    exp = load_experiment(args.config)
+    if not args.config.is_file():
+        p.error(f"--config: {args.config}: no such file")
+    try:
+        exp = load_experiment(args.config)
+    except (ValueError, yaml.YAMLError) as exc:
+        p.error(f"--config: {exc}".replace("\n", " "))
     if args.seeds is not None:
-        exp.seeds = parse_seeds(args.seeds)
+        try:
+            exp.seeds = parse_seeds(args.seeds)
+        except ValueError:
+            p.error(f"--seeds: a count or a comma list of seeds, got {args.seeds!r}")
+    if not exp.seeds:
+        p.error(f"--seeds: names no seed ({args.seeds!r})")
+    for flag, value in (("--iterations", args.iterations), ("--jobs", args.jobs), ("--timeout", args.timeout)):
+        if value is not None and value <= 0:
+            p.error(f"{flag} must be > 0, got {value}")
     if args.iterations is not None:
         exp.common["run.iterations"] = args.iterations
     try:
         exp.designs = exp.select(args.designs)
     except ValueError as exc:
         p.error(f"--designs: {exc}")
+    if not exp.designs:
+        p.error(f"--designs: {args.designs!r} names no design")
+    _check_overrides(p, exp, args.set)
     out = args.out.resolve()
     import signal
 

@@ -88,6 +88,8 @@ def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool
         lm = _from_pretrained("AutoModelForCausalLM", m.policy, dtype, m.attn_implementation, m.allow_download)
         tok = AutoTokenizer.from_pretrained(m.policy, local_files_only=Path(m.policy).exists() or not m.allow_download)
         losses = []
+    if lm.config._attn_implementation != m.attn_implementation:  # the built-in model is built with sdpa
+        lm.set_attn_implementation(m.attn_implementation)
     lm = lm.to(device=device, dtype=dtype)
     rollout_lm = copy.deepcopy(lm).eval() if cfg.rollout.engine == "builtin" else None
     ref_lm = copy.deepcopy(lm).eval()

@@ -13,8 +13,8 @@ row boundaries travel as flash-attention's varlen keywords (`cu_seq_lens_q / _k`
   dense block-diagonal mask would cost N^2); consecutive short rows share one call with a
   block-diagonal mask over at most CHUNK_TOKENS tokens, which saves calls on small models. Called with an attention mask (a padded batch) it is
   plain SDPA with that mask, so the model still runs padded batches.
-Models whose attention is not plain causal attention (sliding windows, logit soft-capping) are
-left as they are and run padded (`supports_varlen`).
+Models whose attention is not plain causal attention (encoders, sliding windows, logit
+soft-capping) are left as they are and run padded (`supports_varlen`, `is_causal_model`).
 """
 from __future__ import annotations
 
@@ -145,8 +145,14 @@ def _register() -> None:
     AttentionMaskInterface.register(VARLEN_ATTENTION, _varlen_mask)
 
 
+def is_causal_model(model: nn.Module) -> bool:
+    """Whether every attention module of `model` is causal (a decoder; an encoder such as BERT is not)."""
+    flags = [m.is_causal for m in model.modules() if isinstance(getattr(m, "is_causal", None), bool)]
+    return bool(flags) and all(flags)
+
+
 def supports_varlen(config) -> bool:
-    """Whether a model's attention is plain causal attention (no sliding window, no soft-capping)."""
+    """Whether a model's attention config is plain attention (no sliding window, no soft-capping)."""
     layer_types = getattr(config, "layer_types", None)
     if layer_types is not None and any(t != "full_attention" for t in layer_types):
         return False
@@ -163,7 +169,7 @@ def use_varlen_attention(model: nn.Module) -> bool:
 
     outer = [m for m in model.modules() if isinstance(m, PreTrainedModel)]
     outer = [m for m in outer if not any(m is not o and any(m is s for s in o.modules()) for o in outer)]
-    if not outer or not all(supports_varlen(m.config) for m in outer):
+    if not outer or not all(supports_varlen(m.config) and is_causal_model(m) for m in outer):
         return False
     _register()
     for m in outer:

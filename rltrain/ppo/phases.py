@@ -26,6 +26,8 @@ def _groups(exp: Experience, token_budget: int, packed: bool) -> list[list[int]]
     lengths = exp.attention_mask.sum(1).tolist()
     plan = plan_packed(lengths, token_budget) if packed else plan_batches(lengths, 0, token_budget)
     count = all_reduce_max(len(plan), exp.input_ids.device)
+    if count == 0:  # no rows on any rank
+        return []
     return balanced_groups(lengths, count) if packed else even_groups(lengths, count)
 
 

@@ -24,6 +24,7 @@ import torch
 
 import kernels
 from kernels.estimators import GROUPED
+from rltrain.config.environment import check_world_size
 from rltrain.config.schema import Config
 from rltrain.data.prompts import bound_prompts, format_prompt
 from rltrain.data.records import MathProblem
@@ -73,9 +74,7 @@ class PPOTrainer:
                  problems: tuple[list[MathProblem], list[MathProblem]] | None = None):
         """problems: (train pool, eval problems) already loaded (`load_problems(cfg)`), else loaded here."""
         self.cfg, self.info, self.run_dir = cfg, info, run_dir
-        if cfg.rollout.prompts % info.world_size:
-            raise ValueError(f"config key `rollout.prompts`: {cfg.rollout.prompts} is not divisible by the "
-                             f"world size {info.world_size}")
+        check_world_size(cfg, info.world_size)
         self.train_pool, self.eval_problems = problems if problems is not None else load_problems(cfg)
         models = build_models(cfg, run_dir, info.device, info.is_main)
         self.actor, self.critic, self.reference = models.actor, models.critic, models.reference

@@ -33,6 +33,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from rltrain.models.packing import is_causal_model
+from rltrain.rewards.formats import UnknownRewardModelError
 from rltrain.rewards.render import Row
 from rltrain.rewards.renderers import chat_text, encode_text
 from rltrain.rewards.token_model import TokenScoreModel
@@ -61,6 +63,9 @@ class ClassifierHeadModel(TokenScoreModel):
         if labels not in (1, 2):
             raise ValueError(f"{type(model).__name__}: num_labels={labels}; a reward model has 1 (a score) or 2 "
                              "(negative / positive) labels")
+        if not is_causal_model(model):
+            raise UnknownRewardModelError(f"{type(model).__name__}: its attention is not causal (an encoder); rltrain "
+                                          "reads classification heads of decoder models at a token")
         self.model = model
         self.head = _linear_head(model)
         self.num_labels = labels

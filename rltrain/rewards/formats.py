@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rltrain.errors import UserError
 from rltrain.rewards.model_config import ORM_FORMATS, PRM_FORMATS
 from rltrain.rewards.value_head import HEAD_WEIGHTS
 
@@ -35,7 +36,7 @@ _ARCHITECTURES = {
 }
 
 
-class UnknownRewardModelError(ValueError):
+class UnknownRewardModelError(UserError, ValueError):
     """A folder none of the known reward-model layouts matches (or one that contradicts a forced format)."""
 
 
@@ -74,14 +75,30 @@ def detect_format(folder: str | Path, role: str) -> str:
     folder = Path(folder)
     if (folder / HEAD_WEIGHTS).is_file():
         return "value-head"
+    model_type = str(read_config(folder).get("model_type", ""))
     for arch in architectures(folder):
         for suffix, fmt, _ in _ARCHITECTURES[role]:
             if arch.endswith(suffix):
+                check_decoder(folder, model_type)
                 return fmt
     key = f"reward.{role}_format"
     raise UnknownRewardModelError(
         f"{folder}: not {'an' if role == 'orm' else 'a'} {role.upper()} layout rltrain knows; looked for {_looked_for(role)}; found {_found(folder)}"
         f"; to force a format set {key} to one of {FORMATS[role]}")
+
+
+# Bidirectional encoders: their classification heads read a pooled [CLS] state, not a token of a
+# causal model, so rltrain's per-token read-out would score them wrongly.
+ENCODER_MODEL_TYPES = frozenset({"albert", "bert", "big_bird", "camembert", "deberta", "deberta-v2", "distilbert",
+                                 "electra", "longformer", "modernbert", "mpnet", "roberta", "xlm-roberta"})
+
+
+def check_decoder(folder: Path, model_type: str) -> None:
+    """UnknownRewardModelError for an encoder checkpoint (ENCODER_MODEL_TYPES)."""
+    if model_type in ENCODER_MODEL_TYPES:
+        raise UnknownRewardModelError(
+            f"{folder}: model_type {model_type!r} is a bidirectional encoder; rltrain reads classification heads of "
+            "decoder (causal) models at a token, which an encoder's pooled [CLS] head is not")
 
 
 def check_format(fmt: str, role: str) -> str:
