@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         if info.is_main:
             _print_summary(run_dir, trainer.iteration, initial, final, time.perf_counter() - start,
                            trainer.signal_warning)
+    if dist.is_initialized():
+        dist.barrier()  # every rank done with its collectives before any tears the group down
     trainer.close()
     logger.close()
     shutdown_distributed()
