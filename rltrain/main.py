@@ -191,6 +191,13 @@ def main(argv: list[str] | None = None) -> int:
         dist.barrier()  # every rank done with its collectives before any tears the group down
     trainer.close()
     logger.close()
+    if info.world_size > 1:
+        # Everything is written. Interpreter teardown after a multi-rank run with FSDP2-sharded reward
+        # models intermittently aborted in a C++ destructor ("terminate called without an active
+        # exception", exit -6) after the run had finished; leave without it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     shutdown_distributed()
     return 0
 
