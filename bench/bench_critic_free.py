@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "kernels")]
 
 from rltrain.metrics.records import read_metrics  # noqa: E402
 
@@ -45,7 +45,7 @@ def run(estimator: str, overrides: list[str], root: Path) -> dict:
     run_dir = root / estimator
     cmd = [sys.executable, str(REPO / "rltrain" / "main.py"), f"run.out_dir={run_dir}", "run.progress=false",
            "run.tensorboard=false", "run.export_hf=false", f"ppo.estimator={estimator}", *overrides]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "kernels")]))
     env.setdefault("OMP_NUM_THREADS", "1")
     env.pop("TRITON_INTERPRET", None)
     with open(root / f"{estimator}.log", "w") as log:

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "kernels")]
 
 from rltrain.batching import even_groups, plan_batches  # noqa: E402
 from rltrain.ppo.experience import Experience, build_experience  # noqa: E402

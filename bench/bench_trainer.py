@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "kernels")]
 
 from rltrain.metrics.records import read_metrics  # noqa: E402
 
@@ -56,7 +56,7 @@ def main() -> None:
         run_dir = Path(tempfile.mkdtemp(prefix="bench_trainer_")) / "run"
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}", "--master_port=29517",
                str(REPO / "rltrain" / "main.py"), f"run.out_dir={run_dir}", "run.progress=false", *args.overrides]
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "kernels")]))
         env.setdefault("OMP_NUM_THREADS", "1")
         subprocess.run(cmd, cwd=REPO, env=env, check=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, python {platform.python_version()}")

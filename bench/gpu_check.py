@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "kernels")]
 
 STEP_LIMITS_S = {"kernel tests": 200, "ceilings": 30, "kernel benchmarks": 90, "trainer": 170}
 

@@ -16,7 +16,7 @@ import inspect
 import pytest
 import torch
 
-from kernels import linear_ppo_policy_loss, ppo_policy_loss
+from rltrain_kernels import linear_ppo_policy_loss, ppo_policy_loss
 
 CLIP, ENTROPY_COEF = 0.2, 0.01
 CUDA_N, CUDA_V = 16384, 151936

@@ -1,4 +1,4 @@
-"""Microbenchmarks of `kernels.fused_reward_advantages` (GRPO, RLOO) against the Python loops of
+"""Microbenchmarks of `rltrain_kernels.fused_reward_advantages` (GRPO, RLOO) against the Python loops of
 the public trainers (bench/estimator_baselines.py).
 
     TRITON_INTERPRET=0 OMP_NUM_THREADS=1 pytest bench/test_bench_reward_advantages.py --benchmark-only
@@ -6,7 +6,7 @@ the public trainers (bench/estimator_baselines.py).
 On a GPU: Triton, the torch reference and the loop at 1024 x 4096 (and smaller); on CPU: the
 torch reference and the loop at 256 x 2048 (the Triton interpreter is a correctness tool, not a
 timing one). The fused op does more than the loop: step segmentation (a plain id set, "ids", or a
-text delimiter over token texts, "text": `kernels.StepDelimiter`), Clip-Delta shaping of the
+text delimiter over token texts, "text": `rltrain_kernels.StepDelimiter`), Clip-Delta shaping of the
 PRM's step scores, the KL penalty, the return-to-go, the grouped statistics and the advantages,
 in one call; 8 samples per prompt.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from bench.estimator_baselines import loop_group_advantages
 from bench.test_bench_reward_gae import TEXT_STEPS, bytes_moved, make_inputs
 from bench.timing import record_bandwidth, synchronized
@@ -35,7 +35,7 @@ def test_reward_advantages(benchmark, bench_device, estimator, impl, B, T):
     inputs = make_inputs(B, T, bench_device)
     if impl != "loop":
         backend, sep = impl.split("-")
-        fn = lambda: kernels.fused_reward_advantages(  # noqa: E731
+        fn = lambda: rltrain_kernels.fused_reward_advantages(  # noqa: E731
             inputs["token_ids"], inputs["mask"], inputs["outcome"], estimator=estimator, group_size=GROUP,
             separator_ids=[1, 2] if sep == "ids" else TEXT_STEPS, step_scores=inputs["step_scores"],
             logprobs=inputs["logprobs"], ref_logprobs=inputs["ref_logprobs"], shaping="clip_delta", kl_coef=0.05,
@@ -56,7 +56,7 @@ def test_loop_baseline_agrees_with_the_op_without_process_reward():
     for estimator in ("grpo", "rloo"):
         want, returns = loop_group_advantages(inputs["mask"], inputs["outcome"], inputs["logprobs"],
                                               inputs["ref_logprobs"], 0.05, 1.0, GROUP, estimator)
-        got = kernels.fused_reward_advantages(inputs["token_ids"], inputs["mask"], inputs["outcome"],
+        got = rltrain_kernels.fused_reward_advantages(inputs["token_ids"], inputs["mask"], inputs["outcome"],
                                               estimator=estimator, group_size=GROUP, logprobs=inputs["logprobs"],
                                               ref_logprobs=inputs["ref_logprobs"], kl_coef=0.05, std_floor=1e-6,
                                               backend="torch")

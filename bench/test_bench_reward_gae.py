@@ -1,4 +1,4 @@
-"""Microbenchmarks of `kernels.fused_reward_gae` against the per-time-step GAE loop.
+"""Microbenchmarks of `rltrain_kernels.fused_reward_gae` against the per-time-step GAE loop.
 
     TRITON_INTERPRET=0 OMP_NUM_THREADS=1 pytest bench/test_bench_reward_gae.py --benchmark-only
 
@@ -7,7 +7,7 @@ device's copy bandwidth, so GB/s can be read against it (extra_info "GB/s").
 On CPU: the torch reference and the loops at small sizes (the Triton interpreter is a
 correctness tool, not a timing one); quote ratios from one run.
 Steps come from a plain id set ("ids") or from a text delimiter over token texts ("text",
-`kernels.StepDelimiter`: ids 1 and 2 read "\n\n" and ".\n\n", id 3 reads "\n"), the
+`rltrain_kernels.StepDelimiter`: ids 1 and 2 read "\n\n" and ".\n\n", id 3 reads "\n"), the
 automaton the trainer runs.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from bench.gae_baselines import loop_reward_gae, verl_masked_loop_gae
 from bench.timing import record_bandwidth, synchronized
 
@@ -24,7 +24,7 @@ CPU_SIZES = [(64, 512), (256, 2048)]
 SIZES = GPU_SIZES if torch.cuda.is_available() else CPU_SIZES
 KERNELS = (["triton"] if torch.cuda.is_available() else []) + ["torch"]
 IMPLS = [f"{k}-{sep}" for k in KERNELS for sep in ("ids", "text")] + ["loop", "loop_verl"]
-TEXT_STEPS = kernels.StepDelimiter.from_token_texts(
+TEXT_STEPS = rltrain_kernels.StepDelimiter.from_token_texts(
     ["w0", "\n\n", ".\n\n", "\n"] + [f" w{i}" for i in range(4, 32)], "\n\n")
 
 
@@ -34,7 +34,7 @@ def make_inputs(B: int, T: int, device: torch.device) -> dict:
     tokens = torch.randint(0, 32, (B, T), generator=gen)  # ids 1, 2 are separators: ~16 steps / 256 tokens
     tokens[:, ::17] = 1
     mask = torch.arange(T)[None, :] < lengths[:, None]
-    max_steps = max(int(kernels.segment_steps(tokens, mask, sep, backend="torch").num_steps.max())
+    max_steps = max(int(rltrain_kernels.segment_steps(tokens, mask, sep, backend="torch").num_steps.max())
                     for sep in ([1, 2], TEXT_STEPS))
     tensors = dict(token_ids=tokens, mask=mask, values=torch.randn(B, T, generator=gen),
                    outcome=torch.randint(0, 2, (B,), generator=gen).float(),
@@ -57,7 +57,7 @@ def test_reward_gae(benchmark, bench_device, impl, B, T):
     kw = dict(kl_coef=0.05, gamma=1.0, lam=0.95)
     if not impl.startswith("loop"):
         backend, sep = impl.split("-")
-        fn = lambda: kernels.fused_reward_gae(  # noqa: E731
+        fn = lambda: rltrain_kernels.fused_reward_gae(  # noqa: E731
             inputs["token_ids"], inputs["mask"], inputs["values"], inputs["outcome"],
             separator_ids=[1, 2] if sep == "ids" else TEXT_STEPS,
             step_scores=inputs["step_scores"], logprobs=inputs["logprobs"], ref_logprobs=inputs["ref_logprobs"],

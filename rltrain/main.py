@@ -9,10 +9,12 @@ import os
 import sys
 
 # Run as a script, sys.path[0] is rltrain/ itself: its modules (e.g. rltrain/config, a
-# would-be `types` or `dist`) must not shadow top-level names. Import from the repo root.
+# would-be `types` or `dist`) must not shadow top-level names. Import from the repo root, and
+# the fused ops from kernels/ (where `rltrain_kernels` lives; needed when not pip-installed).
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
     sys.path[0] = os.path.dirname(_HERE)
+    sys.path.insert(1, os.path.join(sys.path[0], "kernels"))
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402

@@ -9,7 +9,7 @@ torch.set_num_threads(1)
 
 
 def triton_skip_reason() -> str | None:
-    from kernels.backend import triton_installed, triton_interpreting
+    from rltrain_kernels.dispatch import triton_installed, triton_interpreting
 
     if not triton_installed():
         return "triton is not installed"

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from kernels.backend import triton_installed, triton_interpreting
+from rltrain_kernels.dispatch import triton_installed, triton_interpreting
 
 needs_triton = pytest.mark.skipif(
     not (triton_installed() and triton_interpreting()),

@@ -40,7 +40,7 @@ def _min_form(c, K):
 
 def loop_shaped(scores, K, shaping, eta):
     """Shaped rewards of one row's K steps, each mode written out from DESIGN.md. A mode added
-    to kernels/shaping.py needs its own definition here (KeyError until then)."""
+    to kernels/rltrain_kernels/options.py needs its own definition here (KeyError until then)."""
     s = [float(x) for x in scores[:K]]
     clipped = [min(x - eta, 0.0) for x in s]
     modes = {

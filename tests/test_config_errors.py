@@ -73,7 +73,7 @@ def test_impossible_combinations_are_named(override, key):
 
 
 def test_step_delimiter_limit_is_the_kernels_limit():
-    from kernels.step_delimiter import MAX_STATES
+    from rltrain_kernels.steps.delimiter import MAX_STATES
     from rltrain.config.schema import MAX_STEP_DELIMITER_BYTES
 
     assert MAX_STEP_DELIMITER_BYTES == MAX_STATES - 1
@@ -266,7 +266,7 @@ def _torchrun(*args: str, launcher: list[str]) -> "subprocess.CompletedProcess":
     import subprocess
     import sys
 
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "kernels")]))
     cmd = [sys.executable, *launcher, "--nproc_per_node=2", "--master_port=0", str(REPO / "rltrain" / "main.py"),
            *args]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
@@ -311,7 +311,7 @@ def test_report_writes_an_error_file_torchrun_reads(tmp_path, capsys):
 def test_shaping_choices_come_from_the_kernels_registry():
     import typing
 
-    from kernels.shaping import SHAPING_MODES
+    from rltrain_kernels.options import SHAPING_MODES
     from rltrain.config.schema import RewardConfig
 
     assert typing.get_args(RewardConfig.model_fields["shaping"].annotation) == tuple(SHAPING_MODES)
@@ -338,7 +338,7 @@ def test_estimator_options_are_checked_in_one_line(override, key):
 def test_estimator_choices_come_from_the_kernels_registry():
     import typing
 
-    from kernels.estimators import ESTIMATORS, NORMALIZATIONS
+    from rltrain_kernels.options import ESTIMATORS, NORMALIZATIONS
     from rltrain.config.schema import PPOConfig
 
     assert typing.get_args(PPOConfig.model_fields["estimator"].annotation) == ("gae",) + ESTIMATORS

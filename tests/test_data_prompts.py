@@ -40,10 +40,10 @@ def test_encode_prompts_round_trips(tok):
 def test_separator_token_ids_close_a_step_wherever_the_text_has_a_blank_line(tok):
     import torch
 
-    import kernels
+    import rltrain_kernels
 
     steps = separator_token_ids(tok)
-    assert isinstance(steps, kernels.StepDelimiter) and steps.delimiter == "\n\n"
+    assert isinstance(steps, rltrain_kernels.StepDelimiter) and steps.delimiter == "\n\n"
     assert steps.vocab_size == len(tok) and steps.simple
     text = "Step 1: 2+3=5.\n\nStep 2: 5*2=10.\n\n\\boxed{10}"
     canonical = tok(text, add_special_tokens=False)["input_ids"]
@@ -56,7 +56,7 @@ def test_separator_token_ids_close_a_step_wherever_the_text_has_a_blank_line(tok
                     if piece.endswith("\n\n") else [i])
     assert resplit != canonical and tok.decode(resplit) == text
     for row in (canonical, resplit, canonical + [tok.eos_token_id]):
-        seg = kernels.segment_steps(torch.tensor([row]), torch.ones(1, len(row)), steps, backend="torch")
+        seg = rltrain_kernels.segment_steps(torch.tensor([row]), torch.ones(1, len(row)), steps, backend="torch")
         assert seg.num_steps.tolist() == [3]
 
 

@@ -33,7 +33,7 @@ LABELS = ("success only", "+ ORM", "+ PRM (raw)", "+ PRM Clip", "+ PRM Delta", "
 def _run(out: Path, *extra: str, timeout: int = 300, rewards: str = "rule") -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "rltrain.experiments.reward_design", "--seeds", "1", "--iterations", "2",
            "--jobs", "2", "--out", str(out), "--rewards", rewards, *[a for kv in TINY for a in ("--set", kv)], *extra]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "kernels")]), TOKENIZERS_PARALLELISM="false")
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -23,7 +23,7 @@ grader.close()
 def test_unguarded_user_script_grades_with_workers(tmp_path, how):
     (tmp_path / "grade_it.py").write_text(SCRIPT)
     cmd = [sys.executable, "grade_it.py"] if how == "script" else [sys.executable, "-m", "grade_it"]
-    proc = subprocess.run(cmd, cwd=tmp_path, env={**env(), "PYTHONPATH": f"{REPO}:{tmp_path}"}, capture_output=True,
+    proc = subprocess.run(cmd, cwd=tmp_path, env={**env(), "PYTHONPATH": f"{REPO}:{REPO / 'kernels'}:{tmp_path}"}, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines() == ["graded 1.0 math_verify"]  # once: no worker ran the script again

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels import segment_steps
+from rltrain_kernels import segment_steps
 from rltrain.ppo.experience import PPOBatch
 from rltrain.ppo.iteration import Estimates, Scores
 from rltrain.ppo.iteration_metrics import iteration_metrics

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
-from kernels.packed_rewards import pack_tokens, unpack_tokens
+from rltrain_kernels.rewards.packed import pack_tokens, unpack_tokens
 from random_rows import SEPARATORS, random_batch
 from reference_loops import loop_critic_free, loop_reward_gae
 
@@ -47,10 +47,10 @@ def test_reward_gae_packed_equals_padded_and_float64(backend, B, T, seed, shapin
     kw = dict(separator_ids=list(SEPARATORS), step_scores=scores.to(device), shaping=shaping, eta=0.3, kl_coef=0.05,
               gamma=0.99, lam=0.95, backend=backend)
     m = batch.mask
-    out = kernels.fused_reward_gae_packed(flat(batch.tokens, m).to(device), cu.to(device), flat(values, m).to(device),
+    out = rltrain_kernels.fused_reward_gae_packed(flat(batch.tokens, m).to(device), cu.to(device), flat(values, m).to(device),
                                           outcome.to(device), logprobs=flat(logp, m).to(device),
                                           ref_logprobs=flat(ref, m).to(device), **kw)
-    padded = kernels.fused_reward_gae(batch.tokens.to(device), m.to(device), values.to(device), outcome.to(device),
+    padded = rltrain_kernels.fused_reward_gae(batch.tokens.to(device), m.to(device), values.to(device), outcome.to(device),
                                       logprobs=logp.to(device), ref_logprobs=ref.to(device), **kw)
     exp_r, exp_a, exp_ret, exp_k = loop_reward_gae(
         batch.tokens.numpy(), batch.lengths.numpy(), values.double().numpy(), outcome.double().numpy(), SEPARATORS,
@@ -72,7 +72,7 @@ def test_reward_advantages_packed_equals_float64(backend, estimator, group, devi
     m = batch.mask
     kw = dict(estimator=estimator, group_size=group, separator_ids=list(SEPARATORS), step_scores=scores.to(device),
               shaping="clip", eta=0.5, kl_coef=0.02, backend=backend)
-    out = kernels.fused_reward_advantages_packed(flat(batch.tokens, m).to(device), cu.to(device), outcome.to(device),
+    out = rltrain_kernels.fused_reward_advantages_packed(flat(batch.tokens, m).to(device), cu.to(device), outcome.to(device),
                                                  logprobs=flat(logp, m).to(device),
                                                  ref_logprobs=flat(ref, m).to(device), **kw)
     _, exp_a, exp_ret, exp_k = loop_critic_free(
@@ -94,12 +94,12 @@ def test_reward_advantages_packed_equals_float64(backend, estimator, group, devi
 def test_bad_cu_seqlens_is_named(cu, message):
     ids = torch.zeros(5, dtype=torch.long)
     with pytest.raises(ValueError, match=rf"fused_reward_gae_packed: `cu_seqlens`.*{message}"):
-        kernels.fused_reward_gae_packed(ids, cu, torch.zeros(5), torch.zeros(cu.numel() - 1 if cu.dim() == 1 else 1))
+        rltrain_kernels.fused_reward_gae_packed(ids, cu, torch.zeros(5), torch.zeros(cu.numel() - 1 if cu.dim() == 1 else 1))
 
 
 def test_wrong_token_tensor_length_is_named():
     with pytest.raises(ValueError, match=r"`values` must have shape \(5,\)"):
-        kernels.fused_reward_gae_packed(torch.zeros(5, dtype=torch.long), torch.tensor([0, 2, 5]), torch.zeros(4),
+        rltrain_kernels.fused_reward_gae_packed(torch.zeros(5, dtype=torch.long), torch.tensor([0, 2, 5]), torch.zeros(4),
                                         torch.zeros(2))
 
 
@@ -120,11 +120,11 @@ def test_linear_policy_loss_packed_equals_padded():
         h = hidden.clone().requires_grad_(True)
         w = weight.clone().requires_grad_(True)
         if packed:
-            out = kernels.linear_ppo_policy_loss(h[m], w, targets[m], old[m], adv[m], torch.ones(int(m.sum())),
+            out = rltrain_kernels.linear_ppo_policy_loss(h[m], w, targets[m], old[m], adv[m], torch.ones(int(m.sum())),
                                                  entropy_coef=0.01)
             logp = out.logprobs
         else:
-            out = kernels.linear_ppo_policy_loss(h, w, targets, old, adv, m, entropy_coef=0.01)
+            out = rltrain_kernels.linear_ppo_policy_loss(h, w, targets, old, adv, m, entropy_coef=0.01)
             logp = out.logprobs[m]
         out.loss.backward()
         results.append((out.loss.detach(), logp, h.grad, w.grad))

@@ -1,10 +1,11 @@
-"""kernels.linear_ppo_policy_loss / linear_logprobs: both backends against float64 autograd."""
+"""rltrain_kernels.linear_ppo_policy_loss / linear_logprobs: both backends against float64 autograd."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from kernels import linear_logprobs, linear_ppo_policy_loss, policy_loss_torch
+from rltrain_kernels import linear_logprobs, linear_ppo_policy_loss
+from rltrain_kernels.policy_loss import torch_backend as policy_loss_torch
 from policy_loss_reference import (BACKENDS, FULL, assert_close_scaled, assert_hits_every_branch,
                                    assert_matches_reference, make_tokens, poisoned_empty,  # noqa: F401 (fixture)
                                    reference_loss)

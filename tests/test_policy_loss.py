@@ -1,10 +1,11 @@
-"""kernels.ppo_policy_loss: both backends against a float64 autograd computation of DESIGN.md."""
+"""rltrain_kernels.ppo_policy_loss: both backends against a float64 autograd computation of DESIGN.md."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from kernels import PolicyLoss, policy_loss_torch, ppo_policy_loss
+from rltrain_kernels import PolicyLoss, ppo_policy_loss
+from rltrain_kernels.policy_loss import torch_backend as policy_loss_torch
 from policy_loss_reference import (BACKENDS, FULL, PLAIN, assert_close_scaled, assert_hits_every_branch,
                                    assert_matches_reference, ban_vocab, make_tokens, reference_loss,
                                    poisoned_empty)  # noqa: F401 (fixture)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels import linear_ppo_policy_loss, ppo_policy_loss
+from rltrain_kernels import linear_ppo_policy_loss, ppo_policy_loss
 from policy_loss_reference import BACKENDS, FULL, make_tokens
 
 SHAPE, HIDDEN, VOCAB = (2, 5), 8, 37

@@ -18,7 +18,7 @@ FORWARD_FLAGS = [  # HAS_VALID, PPO, HAS_REF, HAS_DUAL, WRITE_GRAD
 
 
 def _compile_all() -> None:
-    from kernels import policy_loss_triton as plt
+    from rltrain_kernels.policy_loss import triton_backend as plt
 
     types = {"logits_ptr": "*bf16", "grad_ptr": "*bf16", "targets_ptr": "*i64", "valid_ptr": "*i8",
              "clipped_ptr": "*i8", "N": "i32", "V": "i32", "stride_l": "i64", "stride_g": "i64"}

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params, triton_skip_reason
 from random_rows import SEPARATORS
 from reference_loops import loop_critic_free
@@ -17,11 +17,11 @@ VARIANTS = {  # name -> estimator keywords
     "rloo": dict(estimator="rloo"),
     "reinforce_pp": dict(estimator="reinforce_pp"),
 }
-MODES = list(kernels.SHAPING_MODES)
+MODES = list(rltrain_kernels.SHAPING_MODES)
 
 
 def poison_outputs(monkeypatch):
-    import kernels.reward_advantages_triton as mod
+    import rltrain_kernels.rewards.triton_backend as mod
 
     def poisoned(shape, dtype, device):
         fill = float("nan") if dtype.is_floating_point else -77
@@ -35,7 +35,7 @@ def run_and_compare(backend, device, batch, outcome, scores, logp, ref, atol, **
     if kw.get("estimator") == "reinforce_pp":
         kw.pop("group_size", None)
     to = lambda x: None if x is None else x.to(device)  # noqa: E731
-    out = kernels.fused_reward_advantages(batch.tokens.to(device), batch.mask.to(device), outcome.to(device),
+    out = rltrain_kernels.fused_reward_advantages(batch.tokens.to(device), batch.mask.to(device), outcome.to(device),
                                           separator_ids=list(SEPARATORS), step_scores=to(scores), logprobs=to(logp),
                                           ref_logprobs=to(ref), backend=backend, **kw)
     f64 = lambda x: None if x is None else x.double().numpy()  # noqa: E731
@@ -88,7 +88,7 @@ def test_blocks_and_group_reduction_carry_across_edges(backend, variant, monkeyp
     """Rows over several Triton blocks (suffix sums, min-form minima and reward statistics carry)
     and a group reduction over several blocks of rows (16 rows per block, groups of 40)."""
     if backend == "triton":
-        import kernels.reward_advantages_triton as mod
+        import rltrain_kernels.rewards.triton_backend as mod
 
         poison_outputs(monkeypatch)
         monkeypatch.setattr(mod, "block_size", lambda T: 16)
@@ -109,7 +109,7 @@ def test_without_process_reward_it_is_outcome_grpo(backend, normalize, device):
     lengths = torch.tensor([9, 1, 5, 9, 2, 9, 7, 3])
     mask = torch.arange(T)[None, :] < lengths[:, None]
     outcome = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.3, -1.2, 2.5, 0.7])
-    out = kernels.fused_reward_advantages(tokens.to(device), mask.to(device), outcome.to(device), estimator="grpo",
+    out = rltrain_kernels.fused_reward_advantages(tokens.to(device), mask.to(device), outcome.to(device), estimator="grpo",
                                           group_size=n, separator_ids=[1], normalize=normalize, backend=backend)
     groups = outcome.view(-1, n)
     want = ((groups - groups.mean(1, keepdim=True)) / groups.std(1, keepdim=True)).flatten()
@@ -123,9 +123,9 @@ def test_rloo_and_reinforce_pp_by_hand(backend, device):
     whitens by the batch mean 0.5 and std 0.5."""
     tokens, mask = torch.ones(3, 1, dtype=torch.int64, device=device), torch.ones(3, 1, dtype=torch.bool, device=device)
     outcome = torch.tensor([1.0, 0.0, 0.5], device=device)
-    rloo = kernels.fused_reward_advantages(tokens, mask, outcome, estimator="rloo", group_size=3, backend=backend)
+    rloo = rltrain_kernels.fused_reward_advantages(tokens, mask, outcome, estimator="rloo", group_size=3, backend=backend)
     torch.testing.assert_close(rloo.advantages.cpu().flatten(), torch.tensor([0.75, -0.75, 0.0]))
-    rpp = kernels.fused_reward_advantages(tokens, mask, outcome, estimator="reinforce_pp", backend=backend)
+    rpp = rltrain_kernels.fused_reward_advantages(tokens, mask, outcome, estimator="reinforce_pp", backend=backend)
     torch.testing.assert_close(rpp.advantages.cpu().flatten(), torch.tensor([1.0, -1.0, 0.0]))
 
 
@@ -137,7 +137,7 @@ def test_a_flat_group_scales_process_credit_by_the_floor(backend, device):
     step has return-to-go 1 - 0.4."""
     tokens = torch.tensor([[5, 1, 6], [5, 1, 6]], device=device)
     mask = torch.ones(2, 3, dtype=torch.bool, device=device)
-    out = kernels.fused_reward_advantages(tokens, mask, torch.ones(2, device=device), estimator="grpo", group_size=2,
+    out = rltrain_kernels.fused_reward_advantages(tokens, mask, torch.ones(2, device=device), estimator="grpo", group_size=2,
                                           separator_ids=[1], step_scores=torch.tensor([[0.9, 0.1], [0.9, 0.9]],
                                                                                       device=device),
                                           shaping="clip_delta", eta=0.5, std_floor=0.25, backend=backend)
@@ -150,7 +150,7 @@ def test_empty_batches(backend, device):
     for B, T, K in ((0, 4, 0), (4, 0, 2), (4, 3, 0)):
         for variant in VARIANTS.values():
             kw = dict(variant, group_size=2) if variant["estimator"] != "reinforce_pp" else variant
-            out = kernels.fused_reward_advantages(
+            out = rltrain_kernels.fused_reward_advantages(
                 torch.ones((B, T), dtype=torch.int64, device=device),
                 torch.zeros((B, T), dtype=torch.bool, device=device),
                 torch.ones(B, device=device), separator_ids=[1], step_scores=torch.ones((B, K), device=device),
@@ -163,7 +163,7 @@ def test_empty_batches(backend, device):
 def test_outputs_carry_no_gradient(backend, device):
     batch, _, outcome, scores, _, _ = random_inputs(4, 9, 1, False)
     outcome = outcome.to(device).requires_grad_()
-    out = kernels.fused_reward_advantages(batch.tokens.to(device), batch.mask.to(device), outcome, group_size=2,
+    out = rltrain_kernels.fused_reward_advantages(batch.tokens.to(device), batch.mask.to(device), outcome, group_size=2,
                                           separator_ids=SEPARATORS, step_scores=scores.to(device), backend=backend)
     assert not out.advantages.requires_grad and not out.returns.requires_grad
 
@@ -173,19 +173,19 @@ def test_token_rewards_equal_fused_reward_gae():
     batch, values, outcome, scores, logp, ref = random_inputs(8, 30, 21, True)
     kw = dict(separator_ids=SEPARATORS, step_scores=scores, logprobs=logp, ref_logprobs=ref, shaping="min_form",
               eta=0.3, prm_coef=0.8, kl_coef=0.1, backend="torch")
-    gae = kernels.fused_reward_gae(batch.tokens, batch.mask, values, outcome, **kw)
-    crit = kernels.fused_reward_advantages(batch.tokens, batch.mask, outcome, group_size=2, **kw)
+    gae = rltrain_kernels.fused_reward_gae(batch.tokens, batch.mask, values, outcome, **kw)
+    crit = rltrain_kernels.fused_reward_advantages(batch.tokens, batch.mask, outcome, group_size=2, **kw)
     for name in ("rewards", "num_steps", "process_return"):
         torch.testing.assert_close(getattr(crit, name), getattr(gae, name), rtol=0, atol=0)
 
 
 @pytest.mark.skipif(triton_skip_reason() is not None, reason=str(triton_skip_reason()))
 def test_auto_uses_triton_where_it_can(monkeypatch, device):
-    import kernels.reward_advantages_triton as mod
+    import rltrain_kernels.rewards.triton_backend as mod
 
     calls = []
-    original = mod.reward_advantages_triton
-    monkeypatch.setattr(mod, "reward_advantages_triton", lambda *a: calls.append(1) or original(*a))
+    original = mod.reward_advantages
+    monkeypatch.setattr(mod, "reward_advantages", lambda *a: calls.append(1) or original(*a))
     batch, _, outcome, _, _, _ = random_inputs(2, 5, 2, False)
-    kernels.fused_reward_advantages(batch.tokens.to(device), batch.mask.to(device), outcome.to(device), group_size=2)
+    rltrain_kernels.fused_reward_advantages(batch.tokens.to(device), batch.mask.to(device), outcome.to(device), group_size=2)
     assert calls == [1]

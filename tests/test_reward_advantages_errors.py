@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
 from test_reward_gae_errors import B, INF, NAN, T, with_value
 from test_reward_gae_errors import good_args as reward_gae_args
@@ -18,7 +18,7 @@ def good_args():
 def call(backend, **changes):
     args = good_args()
     args.update(changes)
-    return kernels.fused_reward_advantages(args.pop("token_ids"), args.pop("mask"), args.pop("outcome"),
+    return rltrain_kernels.fused_reward_advantages(args.pop("token_ids"), args.pop("mask"), args.pop("outcome"),
                                            backend=backend, **args)
 
 

@@ -11,7 +11,7 @@ reward shifted by the group mean), which is why the estimators normalise full re
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
 from test_reward_gae_properties import SEP, high_scoring_trial, response
 
@@ -64,7 +64,7 @@ def earlier_advantages(trial, times, shaping, backend, **kw):
     """Response 0's advantages at the tokens up to the end of its best step (before any repeat)."""
     steps, best, score_of, others, outcomes = trial
     tokens, mask, scores = group_batch(steps, best, times, score_of, others)
-    out = kernels.fused_reward_advantages(tokens, mask, outcomes, separator_ids=[SEP], step_scores=scores,
+    out = rltrain_kernels.fused_reward_advantages(tokens, mask, outcomes, separator_ids=[SEP], step_scores=scores,
                                           shaping=shaping, eta=ETA, backend=backend, **kw)
     assert int(out.num_steps[0]) == len(steps) + times
     return out.advantages[0, :3 * (best + 1)]
@@ -115,7 +115,7 @@ def token_whitened(trial, times, shaping):
     (masked mean and std), response 0's tokens up to the end of its best step."""
     steps, best, score_of, others, outcomes = trial
     tokens, mask, scores = group_batch(steps, best, times, score_of, others)
-    out = kernels.fused_reward_advantages(tokens, mask, outcomes, separator_ids=[SEP], step_scores=scores,
+    out = rltrain_kernels.fused_reward_advantages(tokens, mask, outcomes, separator_ids=[SEP], step_scores=scores,
                                           shaping=shaping, eta=ETA, estimator="reinforce_pp", backend="torch")
     m = mask.float()
     mean = (out.returns * m).sum() / m.sum()

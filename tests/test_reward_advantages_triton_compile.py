@@ -16,15 +16,15 @@ GROUP_FLAGS = [  # LEAVE_ONE_OUT, PER_REWARD, SCALE_STD
 
 
 def _compile_all() -> None:
-    from kernels import reward_advantages_triton, triton_rewards
+    from rltrain_kernels.rewards import triton_backend as rewards_triton
 
     for flags in PASS_FLAGS:
         constexprs = dict(zip(("HAS_SCORES", "HAS_KL", "CLIP", "DELTA", "MIN_FORM", "PER_REWARD", "SIMPLE"), flags),
                           HAS_VALUES=False, ROW_STATS=True, BLOCK=1024, KBLOCK=64)
-        aot_compile(triton_rewards.reward_pass_kernel, TYPES, constexprs)
+        aot_compile(rewards_triton.reward_pass_kernel, TYPES, constexprs)
     for flags in GROUP_FLAGS:
         constexprs = dict(zip(("LEAVE_ONE_OUT", "PER_REWARD", "SCALE_STD"), flags), GBLOCK=64, BLOCK=1024)
-        aot_compile(reward_advantages_triton._group_advantage_kernel, TYPES, constexprs)
+        aot_compile(rewards_triton._group_advantage_kernel, TYPES, constexprs)
 
 
 def test_kernels_compile_for_sm90():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params, triton_skip_reason
 from random_rows import SEPARATORS, random_batch
 from reference_loops import loop_reward_gae
@@ -12,7 +12,7 @@ DISCOUNTS = [(1.0, 1.0), (0.99, 0.95), (0.9, 0.0), (0.0, 0.7)]
 
 
 def poison_outputs(monkeypatch):
-    import kernels.reward_gae_triton as mod
+    import rltrain_kernels.rewards.triton_backend as mod
 
     def poisoned(shape, dtype, device):
         fill = float("nan") if dtype.is_floating_point else -77
@@ -38,7 +38,7 @@ def random_inputs(B, T, seed, with_kl, value_dtype=torch.float32):
 
 def run_and_compare(backend, device, batch, values, outcome, scores, logp, ref, atol, **kw):
     to = lambda x: None if x is None else x.to(device)  # noqa: E731
-    out = kernels.fused_reward_gae(batch.tokens.to(device), batch.mask.to(device), values.to(device),
+    out = rltrain_kernels.fused_reward_gae(batch.tokens.to(device), batch.mask.to(device), values.to(device),
                                    outcome.to(device), separator_ids=list(SEPARATORS), step_scores=to(scores),
                                    logprobs=to(logp), ref_logprobs=to(ref), backend=backend, **kw)
     f64 = lambda x: None if x is None else x.double().numpy()  # noqa: E731
@@ -70,7 +70,7 @@ def test_matches_float64_loop(backend, shaping, with_kl, gamma, lam, monkeypatch
 def test_blocks_carry_state_across_block_edges(backend, block, monkeypatch, device):
     """Rows longer than one block: the advantage, step counter and next-step score must carry."""
     if backend == "triton":
-        import kernels.reward_gae_triton as mod
+        import rltrain_kernels.rewards.triton_backend as mod
 
         poison_outputs(monkeypatch)
         monkeypatch.setattr(mod, "block_size", lambda T: block)
@@ -98,7 +98,7 @@ def test_no_separators_means_one_step(backend, device):
     tokens = torch.tensor([[3, 1, 4, 1, 5], [9, 2, 6, 0, 0]], device=device)
     mask = tokens.new_tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]).bool()
     scores = torch.tensor([[0.8], [0.3]], device=device)
-    out = kernels.fused_reward_gae(tokens, mask, torch.zeros(2, 5, device=device), torch.tensor([1.0, 0.0], device=device),
+    out = rltrain_kernels.fused_reward_gae(tokens, mask, torch.zeros(2, 5, device=device), torch.tensor([1.0, 0.0], device=device),
                                    step_scores=scores, shaping="none", backend=backend)
     assert out.num_steps.cpu().tolist() == [1, 1]
     torch.testing.assert_close(out.rewards.cpu(), torch.tensor([[0, 0, 0, 0, 1.8], [0, 0, 0.3, 0, 0]]))
@@ -107,7 +107,7 @@ def test_no_separators_means_one_step(backend, device):
 @pytest.mark.parametrize("backend", backend_params())
 def test_empty_batches(backend, device):
     for B, T in ((0, 4), (3, 0)):
-        out = kernels.fused_reward_gae(torch.zeros((B, T), dtype=torch.int64, device=device),
+        out = rltrain_kernels.fused_reward_gae(torch.zeros((B, T), dtype=torch.int64, device=device),
                                        torch.zeros((B, T), dtype=torch.bool, device=device),
                                        torch.zeros((B, T), device=device), torch.zeros(B, device=device),
                                        separator_ids=[1], step_scores=torch.zeros((B, 0), device=device),
@@ -119,19 +119,19 @@ def test_empty_batches(backend, device):
 def test_outputs_carry_no_gradient(backend, device):
     batch, values, outcome, scores, _, _ = random_inputs(3, 9, 1, False)
     values = values.to(device).requires_grad_()
-    out = kernels.fused_reward_gae(batch.tokens.to(device), batch.mask.to(device), values, outcome.to(device),
+    out = rltrain_kernels.fused_reward_gae(batch.tokens.to(device), batch.mask.to(device), values, outcome.to(device),
                                    separator_ids=SEPARATORS, step_scores=scores.to(device), backend=backend)
     assert not out.advantages.requires_grad and not out.returns.requires_grad
 
 
 @pytest.mark.skipif(triton_skip_reason() is not None, reason=str(triton_skip_reason()))
 def test_auto_uses_triton_where_it_can(monkeypatch, device):
-    import kernels.reward_gae_triton as mod
+    import rltrain_kernels.rewards.triton_backend as mod
 
     calls = []
-    original = mod.reward_gae_triton
-    monkeypatch.setattr(mod, "reward_gae_triton", lambda *a: calls.append(1) or original(*a))
+    original = mod.reward_gae
+    monkeypatch.setattr(mod, "reward_gae", lambda *a: calls.append(1) or original(*a))
     batch, values, outcome, _, _, _ = random_inputs(2, 5, 2, False)
-    kernels.fused_reward_gae(batch.tokens.to(device), batch.mask.to(device), values.to(device),
+    rltrain_kernels.fused_reward_gae(batch.tokens.to(device), batch.mask.to(device), values.to(device),
                              outcome.to(device))
     assert calls == [1]

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
 
 B, T = 2, 6
@@ -18,7 +18,7 @@ def good_args():
 def call(backend, **changes):
     args = good_args()
     args.update(changes)
-    return kernels.fused_reward_gae(args.pop("token_ids"), args.pop("mask"), args.pop("values"),
+    return rltrain_kernels.fused_reward_gae(args.pop("token_ids"), args.pop("mask"), args.pop("values"),
                                     args.pop("outcome"), backend=backend, **args)
 
 
@@ -57,7 +57,7 @@ def test_unknown_backend():
 
 
 def test_triton_without_gpu_or_interpreter_is_an_error(monkeypatch):
-    import kernels.backend as backend
+    import rltrain_kernels.dispatch as backend
 
     monkeypatch.setattr(backend, "triton_interpreting", lambda: False)
     with pytest.raises(ValueError, match="TRITON_INTERPRET"):

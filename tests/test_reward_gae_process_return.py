@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
-from kernels.shaping import SHAPING_SPECS
+from rltrain_kernels.options import SHAPING_SPECS
 from random_rows import SEPARATORS
 from reference_loops import loop_process_return
 from test_reward_gae import poison_outputs, random_inputs, run_and_compare
@@ -21,13 +21,13 @@ def check_process_return(out, batch, scores, **kw):
 
 
 @pytest.mark.parametrize("backend", backend_params())
-@pytest.mark.parametrize("shaping", kernels.SHAPING_MODES)
+@pytest.mark.parametrize("shaping", rltrain_kernels.SHAPING_MODES)
 @pytest.mark.parametrize("prm_coef,block", [(1.0, None), (-2.5, 16)])
 def test_matches_float64_loop(backend, shaping, prm_coef, block, monkeypatch, device):
     """Random rows with the edge cases of random_rows (empty, single-token, no separator); with
     block = 16 a row spans up to 3 Triton blocks, so the sum must carry from block to block."""
     if backend == "triton":
-        import kernels.reward_gae_triton as mod
+        import rltrain_kernels.rewards.triton_backend as mod
 
         poison_outputs(monkeypatch)
         if block is not None:
@@ -53,7 +53,7 @@ def test_hand_computed_row(backend, shaping, expected, monkeypatch, device):
     tokens = torch.tensor([[5, 1, 6, 1, 7, 0], [5, 6, 0, 0, 0, 0]], device=device)
     mask = torch.tensor([[1, 1, 1, 1, 1, 0], [0, 0, 0, 0, 0, 0]], dtype=torch.bool, device=device)
     scores = torch.tensor([[0.9, 0.2, 0.6], [0.5, 0.5, 0.5]], device=device)
-    out = kernels.fused_reward_gae(tokens, mask, torch.zeros(2, 6, device=device), torch.tensor([1.0, 1.0], device=device),
+    out = rltrain_kernels.fused_reward_gae(tokens, mask, torch.zeros(2, 6, device=device), torch.tensor([1.0, 1.0], device=device),
                                    separator_ids=[1], step_scores=scores, shaping=shaping, eta=0.5, prm_coef=2.0,
                                    backend=backend)
     assert out.num_steps.cpu().tolist() == [3, 0]
@@ -62,7 +62,7 @@ def test_hand_computed_row(backend, shaping, expected, monkeypatch, device):
 
 
 @pytest.mark.parametrize("backend", backend_params())
-@pytest.mark.parametrize("shaping", kernels.SHAPING_MODES)
+@pytest.mark.parametrize("shaping", rltrain_kernels.SHAPING_MODES)
 def test_single_token_rows(backend, shaping, monkeypatch, device):
     """T = 1: each non-empty row is one step, whose shaped reward is c_0 in every mode."""
     if backend == "triton":
@@ -70,7 +70,7 @@ def test_single_token_rows(backend, shaping, monkeypatch, device):
     tokens = torch.tensor([[1], [4], [2]], device=device)
     mask = torch.tensor([[True], [False], [True]], device=device)
     scores = torch.tensor([[0.8, 9.0], [0.5, 9.0], [-0.4, 9.0]], device=device)
-    out = kernels.fused_reward_gae(tokens, mask, torch.zeros(3, 1, device=device), torch.zeros(3, device=device),
+    out = rltrain_kernels.fused_reward_gae(tokens, mask, torch.zeros(3, 1, device=device), torch.zeros(3, device=device),
                                    separator_ids=SEPARATORS, step_scores=scores, shaping=shaping, eta=0.5,
                                    prm_coef=1.5, backend=backend)
     clip = SHAPING_SPECS[shaping].clip
@@ -86,7 +86,7 @@ def test_zero_without_step_scores(backend, monkeypatch, device):
     common = dict(separator_ids=SEPARATORS, logprobs=logp.to(device), ref_logprobs=ref.to(device), kl_coef=0.1,
                   prm_coef=3.0, backend=backend)
     args = (batch.tokens.to(device), batch.mask.to(device), values.to(device), outcome.to(device))
-    out = kernels.fused_reward_gae(*args, **common)
+    out = rltrain_kernels.fused_reward_gae(*args, **common)
     assert out.process_return.dtype == torch.float32
     assert out.process_return.cpu().tolist() == [0.0] * 7
 
@@ -96,7 +96,7 @@ def test_empty_batches_and_rows(backend, monkeypatch, device):
     if backend == "triton":
         poison_outputs(monkeypatch)
     for B, T, K in ((0, 4, 0), (3, 0, 2), (3, 4, 2), (3, 4, 0)):
-        out = kernels.fused_reward_gae(torch.ones((B, T), dtype=torch.int64, device=device),
+        out = rltrain_kernels.fused_reward_gae(torch.ones((B, T), dtype=torch.int64, device=device),
                                        torch.zeros((B, T), dtype=torch.bool, device=device),
                                        torch.zeros((B, T), device=device), torch.ones(B, device=device),
                                        separator_ids=[1], step_scores=torch.ones((B, K), device=device),
@@ -112,8 +112,8 @@ def test_equals_the_rewards_of_a_process_only_launch(backend, device):
     common = dict(separator_ids=SEPARATORS, step_scores=scores.to(device), shaping="clip_delta", eta=0.2,
                   prm_coef=0.6, backend=backend)
     tokens, mask = batch.tokens.to(device), batch.mask.to(device)
-    full = kernels.fused_reward_gae(tokens, mask, values.to(device), outcome.to(device), logprobs=logp.to(device),
+    full = rltrain_kernels.fused_reward_gae(tokens, mask, values.to(device), outcome.to(device), logprobs=logp.to(device),
                                     ref_logprobs=ref.to(device), kl_coef=0.2, gamma=0.9, lam=0.7, **common)
-    process_only = kernels.fused_reward_gae(tokens, mask, torch.zeros_like(values, device=device),
+    process_only = rltrain_kernels.fused_reward_gae(tokens, mask, torch.zeros_like(values, device=device),
                                             torch.zeros_like(outcome, device=device), **common)
     torch.testing.assert_close(full.process_return, process_only.rewards.sum(1), rtol=1e-5, atol=1e-5)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
 
 SEP = 1
@@ -27,7 +27,7 @@ def high_scoring_trial(trial: int, gen: torch.Generator):
 
 def return_at_start(steps_scores_by_token, tokens, shaping, eta, backend):
     T = len(tokens)
-    out = kernels.fused_reward_gae(
+    out = rltrain_kernels.fused_reward_gae(
         torch.tensor([tokens]), torch.ones(1, T, dtype=torch.bool), torch.zeros(1, T), torch.tensor([1.0]),
         separator_ids=[SEP], step_scores=torch.tensor([steps_scores_by_token]), shaping=shaping, eta=eta,
         backend=backend)
@@ -36,7 +36,7 @@ def return_at_start(steps_scores_by_token, tokens, shaping, eta, backend):
 
 
 @pytest.mark.parametrize("backend", backend_params())
-@pytest.mark.parametrize("shaping", kernels.SHAPING_MODES)
+@pytest.mark.parametrize("shaping", rltrain_kernels.SHAPING_MODES)
 def test_repeating_a_high_scoring_step(backend, shaping):
     gen = torch.Generator().manual_seed(7)
     for trial in range(6):
@@ -67,7 +67,7 @@ def test_min_form_return_to_go_is_the_suffix_minimum(backend):
     """The return-to-go at the first token of step k is min(c_k, ..., c_{K-1}) + outcome."""
     scores = [0.6, 0.9, 0.3, 0.8, 0.5]
     tokens = [t for i in range(5) for t in (20 + i, SEP)]
-    out = kernels.fused_reward_gae(
+    out = rltrain_kernels.fused_reward_gae(
         torch.tensor([tokens]), torch.ones(1, 10, dtype=torch.bool), torch.zeros(1, 10), torch.tensor([1.0]),
         separator_ids=[SEP], step_scores=torch.tensor([scores]), shaping="min_form", backend=backend)
     starts = out.returns[0, ::2].tolist()

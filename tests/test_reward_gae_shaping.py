@@ -1,4 +1,4 @@
-"""The shaping-mode registry (kernels/shaping.py): torch-free, the single source of the modes."""
+"""The shaping-mode registry (kernels/rltrain_kernels/options.py): torch-free, the single source of the modes."""
 import subprocess
 import sys
 import textwrap
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
-from kernels.shaping import SHAPING_MODES, SHAPING_SPECS, ShapingSpec, shaping_spec
+from rltrain_kernels.options import SHAPING_MODES, SHAPING_SPECS, ShapingSpec, shaping_spec
 from reference_loops import loop_shaped
 from test_reward_gae import poison_outputs, random_inputs
 
@@ -26,10 +26,10 @@ def run_python(script: str) -> str:
 def test_reading_the_modes_does_not_import_torch():
     out = run_python("""
         import sys
-        from kernels.shaping import SHAPING_MODES
+        from rltrain_kernels.options import SHAPING_MODES
         assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith(("torch", "kernels")))
-        import kernels
-        assert kernels.SHAPING_MODES is SHAPING_MODES
+        import rltrain_kernels
+        assert rltrain_kernels.SHAPING_MODES is SHAPING_MODES
         assert "torch" not in sys.modules
         print(",".join(SHAPING_MODES))
     """)
@@ -37,9 +37,9 @@ def test_reading_the_modes_does_not_import_torch():
 
 
 def test_public_name_is_the_registry():
-    assert kernels.SHAPING_MODES is SHAPING_MODES
+    assert rltrain_kernels.SHAPING_MODES is SHAPING_MODES
     assert SHAPING_MODES == tuple(SHAPING_SPECS)
-    assert "SHAPING_MODES" in kernels.__all__
+    assert "SHAPING_MODES" in rltrain_kernels.__all__
 
 
 def test_specs_follow_the_design():
@@ -76,7 +76,7 @@ def test_both_backends_take_a_mode_from_the_registry(backend, monkeypatch, devic
     """A mode that exists only in the registry reaches the torch reference and the Triton launch."""
     if backend == "triton":
         poison_outputs(monkeypatch)
-    import kernels.shaping as shaping
+    import rltrain_kernels.options as shaping
 
     monkeypatch.setattr(shaping, "SHAPING_SPECS", {**SHAPING_SPECS, "clip_then_delta": ShapingSpec(True, True),
                                                    "raw": ShapingSpec(False, False)})
@@ -84,9 +84,9 @@ def test_both_backends_take_a_mode_from_the_registry(backend, monkeypatch, devic
     args = (batch.tokens.to(device), batch.mask.to(device), values.to(device), outcome.to(device))
     kw = dict(separator_ids=[1, 2], step_scores=scores.to(device), eta=0.4, prm_coef=0.9, backend=backend)
     for new, old, other in (("clip_then_delta", "clip_delta", "none"), ("raw", "none", "clip_delta")):
-        got = kernels.fused_reward_gae(*args, shaping=new, **kw)
-        want = kernels.fused_reward_gae(*args, shaping=old, **kw)
-        differs = kernels.fused_reward_gae(*args, shaping=other, **kw)
+        got = rltrain_kernels.fused_reward_gae(*args, shaping=new, **kw)
+        want = rltrain_kernels.fused_reward_gae(*args, shaping=old, **kw)
+        differs = rltrain_kernels.fused_reward_gae(*args, shaping=other, **kw)
         for name in ("rewards", "advantages", "returns", "process_return"):
             torch.testing.assert_close(getattr(got, name), getattr(want, name), rtol=0, atol=0)
         assert not torch.equal(got.process_return, differs.process_return)

@@ -19,14 +19,15 @@ TYPES.update({name: "i64" for name in ("stride_tok", "stride_mask", "stride_val"
 
 
 def _compile_all() -> None:
-    from kernels import segmentation_triton, triton_rewards
+    from rltrain_kernels.rewards import triton_backend as rewards_triton
+    from rltrain_kernels.steps import triton_backend as steps_triton
 
     for simple in (True, False):
-        aot_compile(segmentation_triton._segment_kernel, TYPES, {"SIMPLE": simple, "BLOCK": 1024})
+        aot_compile(steps_triton._segment_kernel, TYPES, {"SIMPLE": simple, "BLOCK": 1024})
     for flags in REWARD_FLAGS:
         constexprs = dict(zip(("HAS_SCORES", "HAS_KL", "CLIP", "DELTA", "MIN_FORM", "SIMPLE"), flags), **GAE,
                           BLOCK=1024, KBLOCK=64)
-        aot_compile(triton_rewards.reward_pass_kernel, TYPES, constexprs)
+        aot_compile(rewards_triton.reward_pass_kernel, TYPES, constexprs)
 
 
 def test_kernels_compile_for_sm90():

@@ -214,13 +214,13 @@ def test_split_steps(text, steps):
 
 
 def test_step_scores_feed_fused_reward_gae(policy_tok):
-    import kernels
+    import rltrain_kernels
 
     batch = make_batch(policy_tok)
     scores = ProcessRewardScorer(Probe(), policy_tok).score_steps(batch)
     seps = separator_token_ids(policy_tok)
     values = torch.zeros(batch.response_ids.shape)
-    out = kernels.fused_reward_gae(batch.response_ids, batch.response_mask, values, torch.zeros(batch.size),
+    out = rltrain_kernels.fused_reward_gae(batch.response_ids, batch.response_mask, values, torch.zeros(batch.size),
                                    separator_ids=seps, step_scores=scores, shaping="none", backend="torch")
     assert torch.equal(out.num_steps, batch.segments.num_steps)
     for b in range(batch.size):  # with shaping "none" and no outcome, rewards are the step scores at boundaries

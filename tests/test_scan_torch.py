@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from kernels.torch_scans import discounted_reverse_cumsum
+from rltrain_kernels.scans.torch_backend import discounted_reverse_cumsum
 
 
 @pytest.mark.parametrize("T", [0, 1, 5, 32, 33, 1025, 3000])

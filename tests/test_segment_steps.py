@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
 from random_rows import SEPARATORS, random_batch
 from reference_loops import loop_segments
@@ -23,7 +23,7 @@ def expected_segments(batch, separators):
 
 
 def poison_outputs(monkeypatch):
-    import kernels.segmentation_triton as mod
+    import rltrain_kernels.steps.triton_backend as mod
 
     monkeypatch.setattr(mod, "new_output", lambda shape, dtype, device: torch.full(shape, 77, dtype=dtype, device=device))
 
@@ -35,12 +35,12 @@ def test_matches_loop(backend, B, T, block, separators, monkeypatch, device):
     if backend == "triton":
         poison_outputs(monkeypatch)
         if block is not None:
-            import kernels.segmentation_triton as mod
+            import rltrain_kernels.steps.triton_backend as mod
 
             monkeypatch.setattr(mod, "block_size", lambda T: block)
     gen = torch.Generator().manual_seed(B * 1000 + T)
     batch = random_batch(B, T, gen)
-    out = kernels.segment_steps(batch.tokens.to(device), batch.mask.to(device), list(separators), backend=backend)
+    out = rltrain_kernels.segment_steps(batch.tokens.to(device), batch.mask.to(device), list(separators), backend=backend)
     step_index, boundary, num_steps = expected_segments(batch, separators)
     assert out.step_index.dtype == torch.int32 and out.num_steps.dtype == torch.int32
     assert out.is_boundary.dtype == torch.bool
@@ -54,17 +54,17 @@ def test_runs_close_one_step_and_masks_of_any_dtype(backend, device):
     tokens = torch.tensor([[5, 1, 1, 1, 6, 2, 1, 6, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]], dtype=torch.int32)
     for mask in (tokens.new_tensor([[1] * 8 + [0, 0], [1] * 3 + [0] * 7]), ):
         for m in (mask.bool(), mask.float(), mask.to(torch.int64)):
-            out = kernels.segment_steps(tokens.to(device), m.to(device), torch.tensor([1, 2]), backend=backend)
+            out = rltrain_kernels.segment_steps(tokens.to(device), m.to(device), torch.tensor([1, 2]), backend=backend)
             assert out.step_index.cpu().tolist() == [[0, 0, 0, 0, 1, 1, 1, 2, -1, -1], [0, 0, 0] + [-1] * 7]
             assert out.num_steps.cpu().tolist() == [3, 1]
 
 
 @pytest.mark.parametrize("backend", backend_params())
 def test_empty_batch_and_zero_length(backend, device):
-    out = kernels.segment_steps(torch.zeros((0, 5), dtype=torch.int64, device=device),
+    out = rltrain_kernels.segment_steps(torch.zeros((0, 5), dtype=torch.int64, device=device),
                                 torch.zeros((0, 5), dtype=torch.bool, device=device), [1], backend=backend)
     assert out.step_index.shape == (0, 5) and out.num_steps.shape == (0,)
-    out = kernels.segment_steps(torch.zeros((2, 0), dtype=torch.int64, device=device),
+    out = rltrain_kernels.segment_steps(torch.zeros((2, 0), dtype=torch.int64, device=device),
                                 torch.zeros((2, 0), dtype=torch.bool, device=device), [1], backend=backend)
     assert out.num_steps.cpu().tolist() == [0, 0]
 
@@ -74,14 +74,14 @@ def test_rejects_bad_input(backend, device):
     tok = torch.zeros((2, 4), dtype=torch.int64, device=device)
     mask = torch.ones((2, 4), dtype=torch.bool, device=device)
     with pytest.raises(ValueError, match="token_ids"):
-        kernels.segment_steps(tok.float(), mask, [1], backend=backend)
+        rltrain_kernels.segment_steps(tok.float(), mask, [1], backend=backend)
     with pytest.raises(ValueError, match="mask"):
-        kernels.segment_steps(tok, mask[:, :3], [1], backend=backend)
+        rltrain_kernels.segment_steps(tok, mask[:, :3], [1], backend=backend)
     with pytest.raises(ValueError, match="separator_ids"):
-        kernels.segment_steps(tok, mask, torch.tensor([[1]]), backend=backend)
+        rltrain_kernels.segment_steps(tok, mask, torch.tensor([[1]]), backend=backend)
     with pytest.raises(ValueError, match="separator_ids"):
-        kernels.segment_steps(tok, mask, ["a"], backend=backend)
+        rltrain_kernels.segment_steps(tok, mask, ["a"], backend=backend)
     with pytest.raises(ValueError, match="right-padded"):
-        kernels.segment_steps(tok, torch.tensor([[1, 0, 1, 0], [1, 1, 0, 0]], device=device), [1], backend=backend)
+        rltrain_kernels.segment_steps(tok, torch.tensor([[1, 0, 1, 0], [1, 1, 0, 0]], device=device), [1], backend=backend)
     with pytest.raises(ValueError, match="backend"):
-        kernels.segment_steps(tok, mask, [1], backend="cuda")
+        rltrain_kernels.segment_steps(tok, mask, [1], backend="cuda")

@@ -12,9 +12,9 @@ import re
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
-from kernels.step_delimiter import MAX_STATES, StepDelimiter, split_text
+from rltrain_kernels.steps.delimiter import MAX_STATES, StepDelimiter, split_text
 
 REPEATED = ["\n\n", "\n", "\n\n\n"]
 GENERAL = ["ки", " ки", "<s>", "aba", "\n\nS"]
@@ -96,8 +96,8 @@ def test_split_text_examples():
 @pytest.mark.parametrize("delimiter", REPEATED + GENERAL)
 def test_kernels_follow_the_text_for_random_splits(backend, delimiter, device, monkeypatch):
     if backend == "triton":
-        import kernels.reward_gae_triton as gae_mod
-        import kernels.segmentation_triton as seg_mod
+        import rltrain_kernels.rewards.triton_backend as gae_mod
+        import rltrain_kernels.steps.triton_backend as seg_mod
 
         for mod in (seg_mod, gae_mod):  # several blocks per row: the automaton's state crosses block edges
             monkeypatch.setattr(mod, "block_size", lambda T: 16)
@@ -114,11 +114,11 @@ def test_kernels_follow_the_text_for_random_splits(backend, delimiter, device, m
     tok, mask, texts = encode_rows(rows, stop_rows)
     delim = StepDelimiter.from_token_texts(texts, delimiter)
     assert delim.simple == (len(set(raw)) == 1)
-    seg = kernels.segment_steps(tok.to(device), mask.to(device), delim, backend=backend)
+    seg = rltrain_kernels.segment_steps(tok.to(device), mask.to(device), delim, backend=backend)
     B, T = tok.shape
     K = T + 1
     scores = torch.arange(B * K, dtype=torch.float32).reshape(B, K) / (B * K)
-    gae = kernels.fused_reward_gae(tok.to(device), mask.to(device), torch.zeros(B, T, device=device),
+    gae = rltrain_kernels.fused_reward_gae(tok.to(device), mask.to(device), torch.zeros(B, T, device=device),
                                    torch.zeros(B, device=device), separator_ids=delim,
                                    step_scores=scores.to(device), shaping="none", backend=backend)
     for b, (row, cuts) in enumerate(zip(rows, cuts_per_row)):
@@ -143,7 +143,7 @@ def test_blank_line_split_into_several_tokens_closes_one_step(backend, device):
     T = max(len(r) for r in rows)
     tok = torch.tensor([r + [0] * (T - len(r)) for r in rows])
     mask = torch.tensor([[1] * len(r) + [0] * (T - len(r)) for r in rows])
-    seg = kernels.segment_steps(tok.to(device), mask.to(device), delim, backend=backend)
+    seg = rltrain_kernels.segment_steps(tok.to(device), mask.to(device), delim, backend=backend)
     assert [torch.nonzero(r).flatten().tolist() for r in seg.is_boundary.cpu()] == expected
 
 
@@ -153,7 +153,7 @@ def test_id_lists_keep_their_meaning(backend, device):
     tok = torch.tensor([[5, 1, 1, 6, 2, 0], [1, 1, 1, 0, 0, 0]])
     mask = torch.tensor([[1] * 6, [1] * 3 + [0] * 3])
     for ids in ([1, 2], torch.tensor([2, 1]), StepDelimiter.from_ids([1, 2])):
-        seg = kernels.segment_steps(tok.to(device), mask.to(device), ids, backend=backend)
+        seg = rltrain_kernels.segment_steps(tok.to(device), mask.to(device), ids, backend=backend)
         assert seg.num_steps.cpu().tolist() == [3, 1]
         assert seg.step_index.cpu().tolist() == [[0, 0, 0, 1, 1, 2], [0, 0, 0, -1, -1, -1]]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import kernels
+import rltrain_kernels
 from conftest import backend_params
 from rltrain.data import separator_token_ids
 from rltrain.rewards.base import build_scoring_batch
@@ -79,7 +79,7 @@ def test_the_blank_line_as_two_tokens_closes_a_step(qwen):
     nl, step1, step2 = qwen.encode("\n"), qwen.encode("Step 1: 12 + 7 = 19."), qwen.encode("Step 2: 19 * 2 = 38.")
     canonical = qwen.encode("Step 1: 12 + 7 = 19.\n\nStep 2: 19 * 2 = 38.")
     for row in (canonical, step1 + nl + nl + step2, step1[:-1] + qwen.encode(".\n") + nl + step2):
-        seg = kernels.segment_steps(torch.tensor([row]), torch.ones(1, len(row)), sep, backend="torch")
+        seg = rltrain_kernels.segment_steps(torch.tensor([row]), torch.ones(1, len(row)), sep, backend="torch")
         assert seg.num_steps.tolist() == [2], [qwen.decode([i]) for i in row]
 
 
@@ -102,8 +102,8 @@ def test_sampled_splits_segment_like_the_text(qwen, backend, device):
     expected = [split_steps(t) for t in texts]
     assert [list(s) for s in batch.step_texts] == expected
     assert sum(len(e) for e in expected) >= 3 * len(texts)
-    seg = kernels.segment_steps(ids.to(device), mask.to(device), sep, backend=backend)
-    gae = kernels.fused_reward_gae(ids.to(device), mask.to(device), torch.zeros(ids.shape, device=device),
+    seg = rltrain_kernels.segment_steps(ids.to(device), mask.to(device), sep, backend=backend)
+    gae = rltrain_kernels.fused_reward_gae(ids.to(device), mask.to(device), torch.zeros(ids.shape, device=device),
                                    torch.zeros(len(rows), device=device), separator_ids=sep, backend=backend)
     assert seg.num_steps.cpu().tolist() == gae.num_steps.cpu().tolist() == [len(e) for e in expected]
     assert torch.equal(seg.is_boundary.cpu(), batch.segments.is_boundary)

@@ -69,13 +69,13 @@ def test_outcome_grpo_advantages_are_grouped_by_prompt(trainer):
 
 def test_reinforce_pp_whitening_over_ranks_matches_the_kernel():
     """The trainer's all-rank version (rltrain.ppo.losses.whiten_returns_global) equals the kernel's on one rank."""
-    import kernels
+    import rltrain_kernels
     from rltrain.ppo.losses import whiten_returns_global
 
     gen = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, 5, (6, 7), generator=gen)
     mask = torch.arange(7)[None, :] < torch.tensor([7, 3, 0, 5, 1, 7])[:, None]
-    out = kernels.fused_reward_advantages(tokens, mask, torch.randn(6, generator=gen), estimator="reinforce_pp",
+    out = rltrain_kernels.fused_reward_advantages(tokens, mask, torch.randn(6, generator=gen), estimator="reinforce_pp",
                                           separator_ids=[1], step_scores=torch.rand(6, 8, generator=gen),
                                           shaping="delta", logprobs=-torch.rand(6, 7, generator=gen),
                                           ref_logprobs=-torch.rand(6, 7, generator=gen), kl_coef=0.1, backend="torch")

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from kernels.shaping import SHAPING_MODES as MODES
+from rltrain_kernels.options import SHAPING_MODES as MODES
 from rltrain.config import load_config, with_overrides
 from trainer_runs import TINY
 
@@ -81,7 +81,7 @@ def test_step_checker_follows_the_question():
 
 
 def test_step_checker_reads_each_prompt():
-    from kernels import segment_steps
+    from rltrain_kernels import segment_steps
     from rltrain.rewards.base import ScoringBatch
     from rltrain.rewards.step_checker import ArithmeticStepChecker
 

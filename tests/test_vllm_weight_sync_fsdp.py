@@ -18,7 +18,7 @@ WORKER = Path(__file__).with_name("fsdp_gather_worker.py")
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is not available")
 def test_fsdp2_two_ranks_gather_exactly_the_full_state_dict_one_bucket_at_a_time(tmp_path):
     out = tmp_path / "result.json"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(WORKER.parent.parent))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(WORKER.parent.parent), str(WORKER.parent.parent / "kernels")]))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(WORKER), str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)

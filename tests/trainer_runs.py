@@ -30,7 +30,7 @@ def free_port() -> int:
 
 
 def env() -> dict:
-    e = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO), TOKENIZERS_PARALLELISM="false")
+    e = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "kernels")]), TOKENIZERS_PARALLELISM="false")
     e.pop("TRITON_INTERPRET", None)  # the trainer runs the torch references on CPU (faster)
     return e
 

@@ -48,7 +48,7 @@ def run_compile_script(script: str, expected: int) -> None:
     pytest.importorskip("triton", reason="needs the triton package")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     root = Path(__file__).resolve().parents[1]
-    env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "tests")] + [p for p in [env.get("PYTHONPATH")] if p])
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "kernels"), str(root / "tests")] + [p for p in [env.get("PYTHONPATH")] if p])
     proc = subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, timeout=300)
     if proc.returncode == SKIP_EXIT:
         pytest.skip(proc.stdout.strip())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-import kernels
+import rltrain_kernels
 from bench.gae_baselines import loop_reward_gae
 from bench.gpu.rows import Row
 from bench.gpu.timing import median_seconds, peak_extra_gib
@@ -40,7 +40,7 @@ def reward_gae_rows(device: torch.device, sizes: Sizes, copy_gbs: float) -> list
     kw = dict(kl_coef=0.05, gamma=1.0, lam=0.95)
 
     def fused():
-        return kernels.fused_reward_gae(
+        return rltrain_kernels.fused_reward_gae(
             inputs["token_ids"], inputs["mask"], inputs["values"], inputs["outcome"], separator_ids=TEXT_STEPS,
             step_scores=inputs["step_scores"], logprobs=inputs["logprobs"], ref_logprobs=inputs["ref_logprobs"],
             shaping="clip_delta", backend=_backend(device), **kw)
@@ -76,7 +76,7 @@ def logits_loss_rows(device: torch.device, sizes: Sizes, copy_gbs: float) -> lis
     tokens = _tokens(sizes.logits_n, sizes.vocab, device.type)
 
     def fused(lg, *t):
-        return kernels.ppo_policy_loss(lg, *t, clip_low=CLIP, clip_high=CLIP, entropy_coef=ENTROPY_COEF,
+        return rltrain_kernels.ppo_policy_loss(lg, *t, clip_low=CLIP, clip_high=CLIP, entropy_coef=ENTROPY_COEF,
                                        backend=_backend(device)).loss
 
     fused_s = median_seconds(_fwd_bwd(fused, [logits], *tokens), device)
@@ -99,7 +99,7 @@ def linear_loss_rows(device: torch.device, sizes: Sizes, matmul_tflops: float) -
     tokens = _tokens(n, v, device.type)
 
     def fused(hd, w, *t):
-        return kernels.linear_ppo_policy_loss(hd, w, *t, clip_low=CLIP, clip_high=CLIP, entropy_coef=ENTROPY_COEF,
+        return rltrain_kernels.linear_ppo_policy_loss(hd, w, *t, clip_low=CLIP, clip_high=CLIP, entropy_coef=ENTROPY_COEF,
                                               backend=_backend(device)).loss
 
     def eager(hd, w, *t):

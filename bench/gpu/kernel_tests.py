@@ -31,7 +31,7 @@ def run_kernel_tests(out_dir: Path, on_gpu: bool, timeout_s: float, workers: int
     env = {k: v for k, v in os.environ.items() if not (on_gpu and k == "TRITON_INTERPRET")}
     if not on_gpu:
         env["TRITON_INTERPRET"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(REPO / "tests"), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(REPO / "kernels"), str(REPO / "tests"), env.get("PYTHONPATH")]))
     with open(out_dir / "kernel_tests.log", "w") as log:
         subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s)
     return _rows_from_junit(xml)

@@ -67,7 +67,7 @@ def run_trainer(out_dir: Path, model_dir: Path, data_dir: Path, shape: ModelShap
     ]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--standalone",
            str(REPO / "rltrain" / "main.py"), *overrides]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), str(REPO / "kernels"), os.environ.get("PYTHONPATH")])))
     log_path = out_dir / "trainer_run.log"
     with open(log_path, "w") as log:
         code = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s).returncode
@@ -81,7 +81,7 @@ def run_trainer(out_dir: Path, model_dir: Path, data_dir: Path, shape: ModelShap
 
 def trainer_rows(run_dir: Path, shape: ModelShape) -> list[Row]:
     """Per-phase seconds and tokens/s (iterations after the first) and peak memory, from metrics.jsonl."""
-    sys.path.insert(0, str(REPO))
+    sys.path[:0] = [str(REPO), str(REPO / "kernels")]
     from rltrain.metrics.records import read_metrics
 
     train = read_metrics(run_dir, "train")

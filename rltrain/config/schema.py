@@ -13,8 +13,8 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from kernels.estimators import DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, NORMALIZATIONS
-from kernels.shaping import SHAPING_MODES
+from rltrain_kernels.options import (DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, MAX_STEP_DELIMITER_BYTES, NORMALIZATIONS,
+                                     SHAPING_MODES)
 from rltrain.config_base import FiniteFloat, StrictModel, require
 from rltrain.grading.config import GradingConfig
 from rltrain.rewards.model_config import (DEFAULT_IMPLICIT_BETA, ORM_FORMATS, PRM_FORMATS, SCALAR_HEADS,
@@ -24,7 +24,6 @@ from rltrain.rollout.vllm_config import VLLMEngineConfig
 from rltrain.tasks.arithmetic import ArithmeticConfig
 from rltrain.tasks.warmup_config import WarmupConfig
 
-MAX_STEP_DELIMITER_BYTES = 11  # kernels.step_delimiter.MAX_STATES - 1 (tests/test_config_errors.py checks)
 MIN_VLLM_HEAD_DIM = 32
 _LITERAL_ESCAPE = re.compile(r"\\[nt]")
 # A local path or a name (Hub id, "builtin", "none"); a leading ~ is expanded as a shell would.

@@ -1,6 +1,6 @@
 """The step delimiter the kernels segment with, built from a tokenizer's vocabulary.
 
-`separator_token_ids(tokenizer, "\\n\\n")` returns a `kernels.StepDelimiter`: a table over
+`separator_token_ids(tokenizer, "\\n\\n")` returns a `rltrain_kernels.StepDelimiter`: a table over
 every token id of what its bytes do to the delimiter, so that a blank line closes a step
 whether the sampler wrote it as one token "\\n\\n", as "\\n" + "\\n", or as ".\\n" + "\\n".
 Token bytes are exact for byte-level BPE vocabularies (GPT-2, Llama 3, Qwen, SmolLM) and
@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import re
 
-from kernels import StepDelimiter
-from kernels.step_delimiter import delimiter_bytes
+from rltrain_kernels import StepDelimiter
+from rltrain_kernels import delimiter_bytes
 
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 
@@ -60,7 +60,7 @@ def token_bytes(tokenizer) -> list[bytes]:
 
 
 def separator_token_ids(tokenizer, delimiter: str = "\n\n") -> StepDelimiter:
-    """The step delimiter for `kernels.segment_steps` / `kernels.fused_reward_gae(separator_ids=...)`.
+    """The step delimiter for `rltrain_kernels.segment_steps` / `rltrain_kernels.fused_reward_gae(separator_ids=...)`.
 
     A step ends where the response text has `delimiter` (a longer run of a repeated character,
     e.g. "\\n\\n\\n", is one delimiter), however the tokens split it. Raises ValueError for an

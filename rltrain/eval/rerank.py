@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-from kernels import StepDelimiter
+from rltrain_kernels import StepDelimiter
 from rltrain.grading.normalize import normalize_answer
 from rltrain.rewards.base import ScoringBatch, build_scoring_batch
 from rltrain.rollout.types import RolloutOutput

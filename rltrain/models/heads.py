@@ -10,7 +10,7 @@ response positions from it; the results equal the padded forward's (to float rou
 whose attention cannot run varlen (sliding windows, soft-capping) stays padded.
 
 `PolicyModule.forward` runs the backbone, gathers the response positions and calls
-`kernels.linear_logprobs` / `kernels.linear_ppo_policy_loss` with the lm_head weight *inside*
+`rltrain_kernels.linear_logprobs` / `rltrain_kernels.linear_ppo_policy_loss` with the lm_head weight *inside*
 the forward, so that under FSDP2 the root module's pre-forward hook has gathered the
 weight (also when it is tied to the input embeddings, as in the tiny model).
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-import kernels
+import rltrain_kernels
 from rltrain.models.packing import pack_padded, use_varlen_attention
 
 
@@ -47,19 +47,19 @@ class PolicyModule(nn.Module):
                 old_logprobs=None, advantages=None, ref_logprobs=None, normalizer=None, on_policy: bool = False,
                 **loss_kwargs):
         """Without old_logprobs (and not on_policy): (logprobs, entropy), [B, T] float32, no grad.
-        With old_logprobs and advantages [B, T]: a `kernels.PolicyLoss` (differentiable .loss);
+        With old_logprobs and advantages [B, T]: a `rltrain_kernels.PolicyLoss` (differentiable .loss);
         loss_kwargs: clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef (kernel keywords).
         on_policy=True (old_logprobs None): the old log-probs are this forward's own, detached (the
         same chunks and math as the loss's, so the ratio is exactly 1): no separate scoring pass."""
         hidden = _response_hidden(self.lm.model, input_ids, attention_mask, gather_index, self.packed)
         weight = self.lm.lm_head.weight
         if on_policy:
-            old_logprobs, _ = kernels.linear_logprobs(hidden.detach(), weight.detach(), targets,
+            old_logprobs, _ = rltrain_kernels.linear_logprobs(hidden.detach(), weight.detach(), targets,
                                                       temperature=temperature, mask=mask)
         elif old_logprobs is None:
             with torch.no_grad():
-                return kernels.linear_logprobs(hidden, weight, targets, temperature=temperature, mask=mask)
-        return kernels.linear_ppo_policy_loss(hidden, weight, targets, old_logprobs, advantages, mask,
+                return rltrain_kernels.linear_logprobs(hidden, weight, targets, temperature=temperature, mask=mask)
+        return rltrain_kernels.linear_ppo_policy_loss(hidden, weight, targets, old_logprobs, advantages, mask,
                                               ref_logprobs=ref_logprobs, temperature=temperature,
                                               normalizer=normalizer, **loss_kwargs)
 

@@ -33,7 +33,7 @@ def whiten_returns_global(returns: torch.Tensor, mask: torch.Tensor, std_floor: 
     """REINFORCE++ over all ranks: (G_{b,t} - mean) / max(std, std_floor), mean and sample std
     (ddof 1) over the full returns G_b = returns[b, 0] of every response of every rank (one value
     per response, not per token: a longer response must not weigh more); 0 at padding.
-    `kernels.fused_reward_advantages(estimator="reinforce_pp")` does the same on one rank."""
+    `rltrain_kernels.fused_reward_advantages(estimator="reinforce_pp")` does the same on one rank."""
     full = returns[:, 0].double() if returns.shape[1] else returns.new_zeros(returns.shape[0], dtype=torch.float64)
     n, s, ss = all_reduce_sum([float(full.numel()), float(full.sum()), float((full * full).sum())], returns.device)
     if n <= 1:

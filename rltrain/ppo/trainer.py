@@ -5,8 +5,8 @@
     _rollout  -> Rollout     prompts, rollout.n samples each, their padded rows (Experience)
     _score    -> Scores      grader success, PRM step scores, ORM scores, outcome reward
     _estimate -> Estimates   old / ref log-probs (only the passes something reads: scoring_passes.py),
-                             then ppo.estimator: gae = values, kernels.fused_reward_gae, whitening;
-                             grpo / rloo / reinforce_pp = kernels.fused_reward_advantages (PPOBatch)
+                             then ppo.estimator: gae = values, rltrain_kernels.fused_reward_gae, whitening;
+                             grpo / rloo / reinforce_pp = rltrain_kernels.fused_reward_advantages (PPOBatch)
     _train    -> TrainStats  PPO epochs over mini-batches (the first one's old log-probs from its own
                              forward when nothing before training read them)
     sync_engine              the actor's weights into the rollout engine
@@ -22,8 +22,8 @@ from typing import Iterator, Sequence
 
 import torch
 
-import kernels
-from kernels.estimators import GROUPED
+import rltrain_kernels
+from rltrain_kernels.options import GROUPED
 from rltrain.config.environment import check_world_size
 from rltrain.config.schema import Config
 from rltrain.data.prompts import bound_prompts, format_prompt
@@ -241,11 +241,11 @@ class PPOTrainer:
                        shaping=rw.shaping, eta=rw.eta, prm_coef=rw.prm_coef, gamma=p.gamma, **kl)
         if self.critic is not None:
             values = score_values(self.critic, exp, budget)
-            out = kernels.fused_reward_gae(exp.response_ids, exp.response_mask, values, scores.outcome, lam=p.lam,
+            out = rltrain_kernels.fused_reward_gae(exp.response_ids, exp.response_mask, values, scores.outcome, lam=p.lam,
                                            **rewards)
             adv = whiten_global(out.advantages, exp.response_mask) if p.whiten_advantages else out.advantages
         else:
-            out = kernels.fused_reward_advantages(
+            out = rltrain_kernels.fused_reward_advantages(
                 exp.response_ids, exp.response_mask, scores.outcome, estimator=p.estimator,
                 group_size=cfg.rollout.n if p.estimator in GROUPED else None, scale_std=p.grpo_scale_std,
                 normalize=p.grpo_normalize, std_floor=p.std_floor, **rewards)

@@ -1,10 +1,10 @@
 """What reward models see and return: the contract between the trainer and PRM / ORM scorers.
 
-The trainer segments each response with `kernels.segment_steps` (the same segmentation the
+The trainer segments each response with `rltrain_kernels.segment_steps` (the same segmentation the
 reward kernel uses), decodes each step's text without special tokens (a stop token or EOS
 is not text a reward model was trained on), and hands a `ScoringBatch` to its scorers:
 - a process reward model returns one score per step, [B, K] with K >= max num_steps; the
-  tensor goes straight into `kernels.fused_reward_gae(step_scores=...)`;
+  tensor goes straight into `rltrain_kernels.fused_reward_gae(step_scores=...)`;
 - an outcome reward model returns one score per response, [B].
 The built-in task's rule-based step checker and the learned HF models implement the same
 protocols, so the trainer cannot tell them apart.
@@ -16,7 +16,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
-from kernels import StepDelimiter, StepSegments, segment_steps
+from rltrain_kernels import StepDelimiter, StepSegments, segment_steps
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def build_scoring_batch(prompts: Sequence[str], response_ids: torch.Tensor, resp
     """Segment the responses and decode each step's text with the policy's tokenizer.
 
     separator_ids: what `rltrain.data.separator_token_ids(tokenizer, delimiter)` returns (or a
-    plain id list, see `kernels.segment_steps`). questions: the bare question of each row (optional).
+    plain id list, see `rltrain_kernels.segment_steps`). questions: the bare question of each row (optional).
     """
     if len(prompts) != response_ids.shape[0]:
         raise ValueError(f"build_scoring_batch: {len(prompts)} prompts for {response_ids.shape[0]} responses")

@@ -11,7 +11,7 @@ encoded on its own so that step boundaries are exact.
 Checkpoints: two ordinary causal-LM folders (e.g. PRIME-RL/EurusPRM-Stage2 and its reference
 Qwen/Qwen2.5-Math-7B-Instruct); nothing in the folder says "implicit PRM", so the format is never
 detected, only forced (`reward.prm_format=implicit`, `reward.implicit_reference=PATH`).
-Log-probs come from `kernels.linear_logprobs` (the [B, T, V] logits are never materialised);
+Log-probs come from `rltrain_kernels.linear_logprobs` (the [B, T, V] logits are never materialised);
 models that rescale logits after the lm_head (soft-capping, logit_scale) are not supported.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-import kernels
+import rltrain_kernels
 from rltrain.rewards.render import Row
 from rltrain.rewards.renderers import chat_text, encode_text
 from rltrain.rewards.token_model import TokenScoreModel
@@ -46,7 +46,7 @@ class TokenLogProbs(nn.Module):
                                     use_cache=False).last_hidden_state
         weight = self.lm.get_output_embeddings().weight
         mask = attention_mask[:, 1:] if attention_mask is not None else None
-        logp, _ = kernels.linear_logprobs(hidden[:, :-1], weight, input_ids[:, 1:], mask=mask)
+        logp, _ = rltrain_kernels.linear_logprobs(hidden[:, :-1], weight, input_ids[:, 1:], mask=mask)
         return nn.functional.pad(logp.float(), (1, 0))
 
 

@@ -9,7 +9,7 @@ never reads a stop token it was not trained on.
   without a tag, the last token of its text. Pieces are encoded separately so that positions
   are exact.
 - `render_outcome`: prompt + response, read at the last token.
-- `split_steps`: the text rule of step segmentation (`kernels.step_delimiter.split_text`), for
+- `split_steps`: the text rule of step segmentation (`rltrain_kernels.split_text`), for
   training data that arrives as whole solutions.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from kernels.step_delimiter import split_text
+from rltrain_kernels import split_text
 
 
 @dataclass(frozen=True)

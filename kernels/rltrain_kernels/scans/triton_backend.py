@@ -12,7 +12,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from kernels.step_delimiter import MAX_STATES
+from rltrain_kernels.options import MAX_STATES
 
 GATHER_SCAN = tl.constexpr(bool(triton.knobs.runtime.interpret))
 _MAX_LOG_BLOCK = tl.constexpr(16)

@@ -1,6 +1,7 @@
-"""The step-delimiter automaton in torch, shared by the torch references of the step ops.
+"""Torch reference of the step ops: the readable definition and the CPU fallback.
 
-`step_boundaries` marks where steps end (kernels/step_delimiter.py: where the response text
+`segment` is `segment_steps`'s backend; `step_boundaries`, shared with the reward ops' torch
+reference, marks where steps end (steps/delimiter.py: where the response text
 has the delimiter, however it was split into tokens; for a plain id set, the last token of
 each maximal run of separator ids; always the last valid token). The automaton's state after
 each token is a prefix scan of per-token state maps: constant maps read off directly,
@@ -12,7 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kernels.step_delimiter import MAX_STATES, StepDelimiter
+from rltrain_kernels.options import MAX_STATES
+from rltrain_kernels.steps.checks import valid_and_lengths
+from rltrain_kernels.steps.delimiter import StepDelimiter
 
 
 def _vocab_index(token_ids: torch.Tensor, delimiter: StepDelimiter) -> torch.Tensor:
@@ -75,7 +78,7 @@ def _states_after(index: torch.Tensor, codes: torch.Tensor, delimiter: StepDelim
 def step_boundaries(token_ids: torch.Tensor, valid: torch.Tensor, lengths: torch.Tensor,
                     delimiter: StepDelimiter) -> torch.Tensor:
     """[B, T] uint8 boundary flags; `valid` [B, T] uint8 and `lengths` [B] from
-    `kernels.checks.valid_and_lengths`."""
+    `steps.checks.valid_and_lengths`."""
     B, T = valid.shape
     boundary = torch.zeros_like(valid)
     if valid.numel():
@@ -99,3 +102,19 @@ def step_boundaries(token_ids: torch.Tensor, valid: torch.Tensor, lengths: torch
     rows = torch.nonzero(lengths > 0).squeeze(1)
     boundary[rows, lengths[rows] - 1] = 1
     return boundary
+
+
+def segment(op: str, token_ids: torch.Tensor, mask: torch.Tensor,
+            delimiter: StepDelimiter) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """token_ids, mask [B, T] as checked by `segment_steps`. Returns step_index [B, T] int32 (-1
+    at padding), is_boundary [B, T] bool, num_steps [B] int32; ValueError (naming `op`) unless
+    the mask is right-padded."""
+    valid, lengths = valid_and_lengths(op, mask)
+    boundary = step_boundaries(token_ids, valid, lengths, delimiter)
+    inclusive = torch.cumsum(boundary, dim=1, dtype=torch.int32)
+    step_index = (inclusive - boundary).masked_fill_(valid == 0, -1)
+    if valid.shape[1]:
+        num_steps = inclusive[:, -1].clone()
+    else:
+        num_steps = torch.zeros(valid.shape[0], dtype=torch.int32, device=valid.device)
+    return step_index, boundary.view(torch.bool), num_steps

@@ -1,8 +1,8 @@
 """`ppo_policy_loss`: the fused PPO policy loss from logits (checks, dispatch, result type).
 
 Semantics: ../shared/DESIGN.md "PPO policy loss"; the formula is spelled out in
-kernels/policy_loss_torch.py, the Triton backend is kernels/policy_loss_triton.py (their
-interface: kernels/policy_terms.py). Gradients flow to `logits` only (the other inputs are data).
+policy_loss/torch_backend.py, the Triton backend is policy_loss/triton_backend.py (their
+interface: policy_loss/terms.py). Gradients flow to `logits` only (the other inputs are data).
 """
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from types import ModuleType
 
 import torch
 
-from kernels.checks import FLOAT_DTYPES, check_tensor
-from kernels.policy_checks import (TokenInputs, check_policy_results, check_policy_token_inputs,
-                                   check_ppo_options, policy_loss_backend)
-from kernels.policy_terms import PPOOptions
+from rltrain_kernels.checks import FLOAT_DTYPES, check_tensor
+from rltrain_kernels.dispatch import backend_module
+from rltrain_kernels.policy_loss.checks import (TokenInputs, check_policy_results, check_policy_token_inputs,
+                                   check_ppo_options)
+from rltrain_kernels.policy_loss.terms import PPOOptions
 
 _OP = "ppo_policy_loss"
 
@@ -95,7 +96,7 @@ def ppo_policy_loss(
     lead, vocab = logits.shape[:-1], logits.shape[-1]
     opts = check_ppo_options(_OP, clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature,
                              ref_logprobs is not None)
-    impl = policy_loss_backend(backend, logits.device, _OP)
+    impl = backend_module("policy_loss", backend, logits.device, _OP)
     inputs = check_policy_token_inputs(_OP, lead, vocab, logits.device, targets, old_logprobs, advantages,
                                        mask, ref_logprobs, normalizer)
     rows = logits.reshape(-1, vocab)

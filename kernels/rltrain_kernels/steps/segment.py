@@ -1,10 +1,10 @@
 """`segment_steps`: split right-padded responses into reasoning steps (checks, dispatch, result).
 
 A valid position t closes a step (is a boundary) iff it is the last valid position, or the
-step delimiter's automaton ends a step at t (kernels/step_delimiter.py: where the response
+step delimiter's automaton ends a step at t (steps/delimiter.py: where the response
 text has the delimiter, however it was split into tokens; for a plain id set, the last token
 of each maximal run of separator ids). step_index = boundaries strictly before t.
-Backends: kernels/segmentation_torch.py, kernels/segmentation_triton.py.
+Backends: steps/torch_backend.py, steps/triton_backend.py (`segment`).
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from kernels.backend import resolve_backend
-from kernels.checks import as_step_delimiter, check_tokens_and_mask, not_right_padded, valid_and_lengths
+from rltrain_kernels.dispatch import backend_module
+from rltrain_kernels.steps.checks import as_step_delimiter, check_tokens_and_mask
 
 _OP = "segment_steps"
 
@@ -40,15 +40,5 @@ def segment_steps(token_ids: torch.Tensor, mask: torch.Tensor, separator_ids, *,
     """
     token_ids, mask = check_tokens_and_mask(_OP, token_ids, mask)
     sep = as_step_delimiter(_OP, separator_ids)
-    if resolve_backend(backend, token_ids.device, _OP) == "triton":
-        from kernels.segmentation_triton import segment_steps_triton
-
-        step_index, is_boundary, num_steps, gaps = segment_steps_triton(token_ids, mask, sep)
-        if token_ids.shape[0] and bool(gaps.any()):
-            raise not_right_padded(_OP)
-    else:
-        from kernels.segmentation_torch import segment_steps_torch
-
-        valid, lengths = valid_and_lengths(_OP, mask)
-        step_index, is_boundary, num_steps = segment_steps_torch(token_ids, valid, lengths, sep)
-    return StepSegments(step_index, is_boundary, num_steps)
+    impl = backend_module("steps", backend, token_ids.device, _OP)
+    return StepSegments(*impl.segment(_OP, token_ids, mask, sep))

@@ -6,7 +6,7 @@ then d hidden_chunk = dlogits @ weight and d weight += dlogits^T @ hidden_chunk.
 chunk of logits exists at a time. The gradients are computed in the forward (for a
 gradient of 1 on the loss) and scaled by the incoming gradient in the backward.
 An API module without backends of its own: each chunk goes through the policy-loss backends
-(kernels/policy_loss_torch.py, kernels/policy_loss_triton.py; interface: kernels/policy_terms.py).
+(policy_loss/torch_backend.py, policy_loss/triton_backend.py; interface: policy_loss/terms.py).
 """
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from types import ModuleType
 
 import torch
 
-from kernels.checks import FLOAT_DTYPES, check_tensor
-from kernels.policy_checks import (TokenInputs, check_policy_results, check_policy_token_inputs,
-                                   check_ppo_options, policy_loss_backend)
-from kernels.policy_loss import PolicyLoss
-from kernels.policy_terms import PPOOptions
+from rltrain_kernels.checks import FLOAT_DTYPES, check_tensor
+from rltrain_kernels.dispatch import backend_module
+from rltrain_kernels.policy_loss.checks import (TokenInputs, check_policy_results, check_policy_token_inputs,
+                                   check_ppo_options)
+from rltrain_kernels.policy_loss.loss import PolicyLoss
+from rltrain_kernels.policy_loss.terms import PPOOptions
 
 _OP = "linear_ppo_policy_loss"
 _OP_LOGPROBS = "linear_logprobs"
@@ -124,7 +125,7 @@ def linear_ppo_policy_loss(
 
     hidden [..., H] and weight [V, H] (the lm_head) share a float dtype; targets,
     old_logprobs, advantages, mask, ref_logprobs [...] and the keywords as in
-    `kernels.ppo_policy_loss`; chunk_size: tokens per chunk (default: from a memory
+    `rltrain_kernels.ppo_policy_loss`; chunk_size: tokens per chunk (default: from a memory
     budget, `default_chunk_size`). Gradients flow to hidden and weight; d weight is
     accumulated over chunks in weight.dtype. Masked tokens cost nothing. Logits of -inf
     (e.g. a float16 matmul overflowing) have probability 0 and gradient 0; at a valid
@@ -134,7 +135,7 @@ def linear_ppo_policy_loss(
     flat, vocab = _check_linear(_OP, hidden, weight, chunk_size)
     opts = check_ppo_options(_OP, clip_low, clip_high, dual_clip, entropy_coef, kl_loss_coef, temperature,
                              ref_logprobs is not None)
-    impl = policy_loss_backend(backend, hidden.device, _OP)
+    impl = backend_module("policy_loss", backend, hidden.device, _OP)
     lead = hidden.shape[:-1]
     inputs = check_policy_token_inputs(_OP, lead, vocab, hidden.device, targets, old_logprobs, advantages,
                                        mask, ref_logprobs, normalizer)
@@ -157,7 +158,7 @@ def linear_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.T
     """
     flat, vocab = _check_linear(_OP_LOGPROBS, hidden, weight, chunk_size)
     opts = check_ppo_options(_OP_LOGPROBS, 0.2, 0.2, None, 0.0, 0.0, temperature, False)
-    impl = policy_loss_backend(backend, hidden.device, _OP_LOGPROBS)
+    impl = backend_module("policy_loss", backend, hidden.device, _OP_LOGPROBS)
     lead = hidden.shape[:-1]
     if mask is None:
         mask = torch.ones(lead, dtype=torch.bool, device=hidden.device)

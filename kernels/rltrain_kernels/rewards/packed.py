@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from kernels.checks import check_tensor
-from kernels.reward_advantages import RewardAdvantages, fused_reward_advantages
-from kernels.reward_gae import RewardGAE, fused_reward_gae
+from rltrain_kernels.checks import check_tensor
+from rltrain_kernels.rewards.advantages import RewardAdvantages, fused_reward_advantages
+from rltrain_kernels.rewards.gae import RewardGAE, fused_reward_gae
 
 _INT_DTYPES = (torch.int32, torch.int64)
 

@@ -1,4 +1,10 @@
-"""Process-reward shaping modes: the one registry (no torch import, so configs can read it).
+"""Every registry and limit of the fused ops that a config reads; imports no torch.
+
+`from rltrain_kernels.options import SHAPING_MODES, ESTIMATORS, ...` costs no torch import, so
+a config can validate its keys before any model or tensor library loads.
+
+Shaping modes (process-reward shaping, `fused_reward_gae(shaping=...)` and
+`fused_reward_advantages(shaping=...)`).
 
 For a response with K steps and PRM step scores s_0..s_{K-1}, a mode is two switches
 (Gao et al. 2024, "On Designing Effective RL Reward at Training Time for LLM Reasoning",
@@ -16,11 +22,24 @@ arXiv 2410.15115, sec. 4):
 `clip_min_form` composes both: clipping is monotone, so min_j min(s_j - eta, 0) =
 min(min_j s_j - eta, 0): the min-form return clipped at eta (never positive, as under Clip).
 
-The step reward added at the boundary of step k is prm_coef * shaped_k. The torch reference
-(kernels/reward_gae_torch.py) and the Triton launch (kernels/reward_gae_triton.py, one
-constexpr per switch) both read these specs; `fused_reward_gae(shaping=...)` accepts exactly
-the names below. Configs take their allowed values from here:
-`from kernels.shaping import SHAPING_MODES`.
+The step reward added at the boundary of step k is prm_coef * shaped_k. Both reward backends
+(rewards/torch_backend.py, and rewards/triton_backend.py with one constexpr per switch) read
+these specs; the reward ops accept exactly the names of SHAPING_MODES.
+
+Estimators (`fused_reward_advantages(estimator=...)`; formulas and sources: docs/estimators.md):
+
+    grpo          groups = consecutive rows (the samples of one prompt); advantage of token t of
+                  row i: (G_{i,t} - mean_g G) / max(std_g G, std_floor), G_{i,t} its return-to-go
+                  and mean_g / std_g over the group's full returns G_j = G_{j,0}
+                  (normalize="returns", the default); or DeepSeekMath's process supervision,
+                  every step reward and outcome of the group normalised by the group's mean and
+                  std over those rewards, the advantage the sum of the normalised rewards at or
+                  after t (normalize="rewards")
+    rloo          G_{i,t} - mean of the other samples' full returns
+    reinforce_pp  (G_{i,t} - mean G) / max(std G, std_floor) over the whole batch's full returns
+
+Limits: a step delimiter is at most MAX_STEP_DELIMITER_BYTES UTF-8 bytes (the step automaton has
+MAX_STATES states: one per matched byte, plus "run"); token ids are at most MAX_TOKEN_ID.
 """
 from __future__ import annotations
 
@@ -60,3 +79,15 @@ def shaping_spec(op: str, shaping: object) -> ShapingSpec:
     if spec is None:
         raise ValueError(f"{op}: `shaping` must be one of {SHAPING_MODES}, got {shaping!r}")
     return spec
+
+
+BACKENDS: tuple[str, ...] = ("auto", "triton", "torch")
+
+ESTIMATORS: tuple[str, ...] = ("grpo", "rloo", "reinforce_pp")
+GROUPED: tuple[str, ...] = ("grpo", "rloo")  # statistics per group of samples of one prompt
+NORMALIZATIONS: tuple[str, ...] = ("returns", "rewards")  # grpo: normalise full returns, or each reward
+DEFAULT_STD_FLOOR = 0.1
+
+MAX_STATES = 12
+MAX_STEP_DELIMITER_BYTES = MAX_STATES - 1
+MAX_TOKEN_ID = (1 << 24) - 1  # larger than any vocabulary; bounds the lookup table of an id set

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from kernels.policy_terms import NEG_LOGIT, PPOOptions, TokenTerms
+from rltrain_kernels.policy_loss.terms import NEG_LOGIT, PPOOptions, TokenTerms
 
 _BLOCK_ELEMENTS = 1 << 17
 

@@ -33,8 +33,8 @@ from typing import Iterable, Sequence
 
 import torch
 
-MAX_STATES = 12
-MAX_TOKEN_ID = (1 << 24) - 1  # larger than any vocabulary; bounds the lookup table of an id set
+from rltrain_kernels.options import MAX_STATES, MAX_TOKEN_ID
+
 INTERNAL_SHIFT = 48
 CONTINUES_BIT = 60
 BLANK_BIT = 61

@@ -1,16 +1,14 @@
-"""Checks and backend choice shared by the policy-loss front ends (kernels/policy_loss.py,
-kernels/linear_policy_loss.py)."""
+"""Checks shared by the policy-loss front ends (policy_loss/loss.py,
+policy_loss/linear.py)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import ModuleType
 
 import torch
 
-from kernels.backend import resolve_backend
-from kernels.checks import FLOAT_DTYPES, INT_DTYPES, MASK_DTYPES, check_finite_scalar, check_tensor
-from kernels.policy_terms import PPOOptions
+from rltrain_kernels.checks import FLOAT_DTYPES, INT_DTYPES, MASK_DTYPES, check_finite_scalar, check_tensor
+from rltrain_kernels.policy_loss.terms import PPOOptions
 
 
 @dataclass(frozen=True)
@@ -108,14 +106,3 @@ def check_policy_results(op: str, inputs: TokenInputs, vocab: int, logprobs: tor
         raise ValueError(f"{op}: {logits_name} give a non-finite log-prob of the target at {bad_rows} valid "
                          "(mask != 0) position(s): a valid row needs a finite target logit and no +inf or NaN "
                          "logit (-inf elsewhere is allowed, probability 0)")
-
-
-def policy_loss_backend(backend: str, device: torch.device, op: str) -> ModuleType:
-    """The module implementing `ppo_terms`, `logits_grad`, `token_logprobs` for `backend`."""
-    if resolve_backend(backend, device, op) == "triton":
-        from kernels import policy_loss_triton
-
-        return policy_loss_triton
-    from kernels import policy_loss_torch
-
-    return policy_loss_torch

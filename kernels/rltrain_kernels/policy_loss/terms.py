@@ -1,6 +1,6 @@
 """The interface between the policy-loss front ends and their backends.
 
-A backend (kernels/policy_loss_torch.py, kernels/policy_loss_triton.py) provides, over rows
+A backend (policy_loss/torch_backend.py, policy_loss/triton_backend.py) provides, over rows
 of logits [N, V]:
 
     ppo_terms(logits, targets, old_logprobs, advantages, valid, ref_logprobs, opts,
@@ -8,7 +8,7 @@ of logits [N, V]:
     logits_grad(logits, targets, terms, grad_scale, temperature, out=None) -> d loss / d logits
     token_logprobs(logits, targets, valid, temperature) -> (logp, entropy)
 
-The front ends (kernels/policy_loss.py from logits, kernels/linear_policy_loss.py from hidden
+The front ends (policy_loss/loss.py from logits, policy_loss/linear.py from hidden
 states in chunks) validate the inputs and call these.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ NEG_LOGIT = -1.0e30  # finite "minus infinity" for z and log p: exp gives 0, 0 *
 
 @dataclass(frozen=True)
 class PPOOptions:
-    """Validated scalar options of the policy loss (see `kernels.ppo_policy_loss`)."""
+    """Validated scalar options of the policy loss (see `rltrain_kernels.ppo_policy_loss`)."""
 
     clip_low: float = 0.2
     clip_high: float = 0.2

@@ -1,4 +1,6 @@
-"""The Triton reward pass shared by the reward ops: one program per row.
+"""Triton backend of the reward ops: `reward_gae` and `reward_advantages`.
+
+The reward pass both share runs one program per row.
 
 A forward sweep runs the step-delimiter automaton over the row's token ids, parks each
 position's "a step may end here" flag in the rewards buffer and counts the steps (the PRM
@@ -7,7 +9,7 @@ the row's last non-blank token). For min-form shaping a short sweep over the row
 then writes their (clipped) suffix minima m_k to a scratch row. The main sweep walks the row
 from the end in blocks, reads the flags back, gathers the step's (clipped, or suffix-minimum)
 score and, for Delta, the next step's (the shaping mode's switches are constexprs:
-kernels/shaping.py), sums the row's process reward, adds outcome and KL, and solves
+options.py), sums the row's process reward, adds outcome and KL, and solves
 y_t = delta_t + decay * y_{t+1} with a reverse associative scan inside the block, carrying y
 between blocks:
 
@@ -19,6 +21,13 @@ between blocks:
   merged block by block, plus the discounted suffix sums of those rewards and of their count).
 
 Every other input is read once; non-finite valid entries are flagged per row in the same pass.
+
+The critic-free estimators then launch the group pass, one program per row: it merges the
+statistics of its group's rows (Chan et al.'s pairwise update: means and squared deviations, no
+sum-of-squares cancellation), derives the baseline and the scale, and writes its advantages.
+Every row of a group repeats the group's (short) reduction, so no launch waits for another
+group; for reinforce_pp the group is the batch, O(B^2) loads of [B]-sized statistics, a few MB
+at B = 1024.
 """
 from __future__ import annotations
 
@@ -26,10 +35,12 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.shaping import ShapingSpec
-from kernels.step_delimiter import StepDelimiter
-from kernels.triton_scans import suffix_min, suffix_scan_affine
-from kernels.triton_steps import as_loadable_mask, delimiter_args, row_major, row_masks, step_states
+from rltrain_kernels.options import ShapingSpec
+from rltrain_kernels.rewards.checks import RewardArgs, max_steps_after_triton
+from rltrain_kernels.scans.triton_backend import suffix_min, suffix_scan_affine
+from rltrain_kernels.steps.delimiter import StepDelimiter
+from rltrain_kernels.steps.triton_backend import (as_loadable_mask, block_size, delimiter_args, new_output, row_major,
+                                                 row_masks, score_block_size, step_states)
 
 # bits of the per-row status word the kernel writes
 STATUS_BITS = (("mask", 1), ("outcome", 4), ("logprobs", 16), ("ref_logprobs", 32), ("step_scores", 8),
@@ -250,3 +261,114 @@ def launch_reward_pass(token_ids, mask, outcome, delimiter: StepDelimiter, step_
             SIMPLE=simple, BLOCK=block_size(T), KBLOCK=score_block_size(K),
         )
     return out, nsteps, process, status
+
+
+def gae_terms(token_ids, mask, values, outcome, delimiter: StepDelimiter, step_scores, logprobs,
+                      ref_logprobs, spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, lam):
+    """Arguments as validated by `fused_reward_gae` (`spec`: the shaping mode's switches).
+
+    Returns rewards, advantages, returns [B, T] float32, num_steps [B] int32, process_return
+    [B] float32 (the sum of each row's prm_coef * shaped_k) and a [B] int32 status word per
+    row (0 = fine; bits in STATUS_BITS: the mask is not right-padded, or a valid entry of that
+    input is NaN / infinite).
+    """
+    out, nsteps, process, status = launch_reward_pass(
+        token_ids, mask, outcome, delimiter, step_scores, logprobs, ref_logprobs, spec, eta, prm_coef, kl_coef, gamma,
+        gamma * lam, alloc=new_output, block_size=block_size, score_block_size=score_block_size, values=values)
+    return out[0], out[1], out[2], nsteps, process, status
+
+
+@triton.jit
+def _group_advantage_kernel(
+    stats_ptr, ret_ptr, sparse_ptr, mask_ptr, adv_ptr, B, T, group_size, stride_mask, std_floor,
+    LEAVE_ONE_OUT: tl.constexpr, PER_REWARD: tl.constexpr, SCALE_STD: tl.constexpr,
+    GBLOCK: tl.constexpr, BLOCK: tl.constexpr,
+):
+    row = tl.program_id(0).to(tl.int64)
+    first = (row // group_size) * group_size
+    count = tl.zeros((), dtype=tl.float32)
+    total = tl.zeros((), dtype=tl.float32)
+    for start in range(0, group_size, GBLOCK):
+        j = start + tl.arange(0, GBLOCK)
+        inside = j < group_size
+        n_j = tl.load(stats_ptr + first + j, mask=inside, other=0.0)
+        mean_j = tl.load(stats_ptr + B + first + j, mask=inside, other=0.0)
+        count += tl.sum(n_j, 0)
+        total += tl.sum(n_j * mean_j, 0)
+    mean = total / tl.maximum(count, 1.0)
+    m2 = tl.zeros((), dtype=tl.float32)
+    for start in range(0, group_size, GBLOCK):
+        j = start + tl.arange(0, GBLOCK)
+        inside = j < group_size
+        n_j = tl.load(stats_ptr + first + j, mask=inside, other=0.0)
+        gap = tl.load(stats_ptr + B + first + j, mask=inside, other=0.0) - mean
+        m2 += tl.sum(tl.load(stats_ptr + 2 * B + first + j, mask=inside, other=0.0) + n_j * gap * gap, 0)
+    several = count > 1.5
+    scale = tl.full((), 1.0, tl.float32)
+    if LEAVE_ONE_OUT:
+        own = tl.load(stats_ptr + B + row)
+        base = tl.where(several, (total - own) / tl.maximum(count - 1.0, 1.0), 0.0)
+    else:
+        base = tl.where(several, mean, 0.0)
+        if SCALE_STD:
+            std = tl.sqrt(m2 / tl.maximum(count - 1.0, 1.0))
+            scale = tl.where(several, 1.0 / tl.maximum(std, std_floor), 1.0)
+
+    for start in range(0, T, BLOCK):
+        offs = start + tl.arange(0, BLOCK)
+        inb = offs < T
+        valid = tl.load(mask_ptr + row * stride_mask + offs, mask=inb, other=0) != 0
+        g = tl.load(ret_ptr + row * T + offs, mask=inb, other=0.0)
+        if PER_REWARD:  # the rewards' suffix sums and their count (parked in adv by the reward pass)
+            sparse = tl.load(sparse_ptr + row * T + offs, mask=inb, other=0.0)
+            counts = tl.load(adv_ptr + row * T + offs, mask=inb, other=0.0)
+            adv = (g - sparse) + (sparse - counts * base) * scale
+        else:
+            adv = (g - base) * scale
+        tl.store(adv_ptr + row * T + offs, tl.where(valid, adv, 0.0), mask=inb)
+
+
+def group_block(group_size: int) -> int:
+    """Rows of a group's statistics read at once by the group reduction."""
+    return max(16, min(triton.next_power_of_2(group_size), 1024))
+
+
+def advantage_terms(token_ids, mask, outcome, delimiter: StepDelimiter, step_scores, logprobs, ref_logprobs,
+                             spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, estimator: str, group_size: int,
+                             scale_std: bool, per_reward: bool, std_floor: float):
+    """Arguments as validated by `fused_reward_advantages` (group_size = B for reinforce_pp).
+
+    Returns rewards, advantages, returns [B, T] float32, num_steps [B] int32, process_return [B]
+    float32 and a [B] int32 status word per row (bits in STATUS_BITS, as `fused_reward_gae`'s).
+    """
+    B, T = token_ids.shape
+    stats = new_output((3, B), torch.float32, token_ids.device)
+    sparse = new_output((B, T), torch.float32, token_ids.device) if per_reward else None
+    out, nsteps, process, status = launch_reward_pass(
+        token_ids, mask, outcome, delimiter, step_scores, logprobs, ref_logprobs, spec, eta, prm_coef, kl_coef, gamma,
+        gamma, alloc=new_output, block_size=block_size, score_block_size=score_block_size, stats=stats, sparse=sparse)
+    if B > 0:
+        mask = row_major(as_loadable_mask(mask))
+        _group_advantage_kernel[(B,)](
+            stats, out[2], sparse if per_reward else stats, mask, out[1], B, T, group_size, mask.stride(0), std_floor,
+            LEAVE_ONE_OUT=estimator == "rloo", PER_REWARD=per_reward, SCALE_STD=scale_std,
+            GBLOCK=group_block(group_size), BLOCK=block_size(T),
+        )
+    return out[0], out[1], out[2], nsteps, process, status
+
+
+def reward_gae(op: str, r: RewardArgs, values: torch.Tensor, lam: float) -> tuple[tuple, int]:
+    """`fused_reward_gae` on checked arguments: returns and raises as the torch backend's
+    `reward_gae` (one host sync, for the per-row status words and the step count)."""
+    *outputs, status = gae_terms(r.token_ids, r.mask, values, r.outcome, r.delimiter, r.step_scores, r.logprobs,
+                                 r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma, lam)
+    return tuple(outputs), max_steps_after_triton(op, outputs[3], status, STATUS_BITS)
+
+
+def reward_advantages(op: str, r: RewardArgs, estimator: str, group_size: int, scale_std: bool, per_reward: bool,
+                      std_floor: float) -> tuple[tuple, int]:
+    """`fused_reward_advantages` on checked arguments: returns and raises as the torch backend's."""
+    *outputs, status = advantage_terms(r.token_ids, r.mask, r.outcome, r.delimiter, r.step_scores, r.logprobs,
+                                       r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma, estimator,
+                                       group_size, scale_std, per_reward, std_floor)
+    return tuple(outputs), max_steps_after_triton(op, outputs[3], status, STATUS_BITS)

@@ -1,18 +1,27 @@
-"""Backend choice shared by every public op: "auto" | "triton" | "torch".
+"""The one backend dispatch of every public op: "auto" | "triton" | "torch".
+
+Each op family (steps, rewards, policy_loss) has a `torch_backend` and a `triton_backend`
+module with the same functions; `backend_module` picks one for the tensors' device and the
+op calls it.
 
 `auto` runs Triton on CUDA tensors; on CPU tensors it runs Triton's interpreter when
 TRITON_INTERPRET=1 (read when the Triton kernels are first imported), else the torch
 reference. Asking for "triton" where it cannot run is a ValueError, never a silent fallback.
+The Triton modules are imported only when chosen, so the torch path never imports triton.
 """
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import os
+from types import ModuleType
 
 import torch
 
-BACKENDS = ("auto", "triton", "torch")
+from rltrain_kernels.options import BACKENDS
+
+FAMILIES = ("steps", "rewards", "policy_loss")
 
 
 @functools.lru_cache(maxsize=None)
@@ -50,3 +59,12 @@ def resolve_backend(backend: str, device: torch.device, op: str) -> str:
             f"(got tensors on {device})"
         )
     return "triton"
+
+
+def backend_module(family: str, backend: str, device: torch.device, op: str) -> ModuleType:
+    """The `torch_backend` or `triton_backend` module of op family `family` for tensors on
+    `device` (`resolve_backend`'s choice); ValueError as `resolve_backend`."""
+    if family not in FAMILIES:
+        raise ValueError(f"{op}: unknown op family {family!r} (one of {FAMILIES})")
+    choice = resolve_backend(backend, device, op)
+    return importlib.import_module(f"rltrain_kernels.{family}.{choice}_backend")

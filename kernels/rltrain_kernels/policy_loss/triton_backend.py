@@ -1,4 +1,4 @@
-"""Triton backend of the PPO policy loss: the functions of kernels/policy_terms.py.
+"""Triton backend of the PPO policy loss: the functions of policy_loss/terms.py.
 
 Forward: each program takes BLOCK_N rows and streams their vocabulary once in BLOCK_V
 columns, keeping per row the running max m, s = sum exp(z - m) and
@@ -18,7 +18,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.policy_terms import NEG_LOGIT, PPOOptions, TokenTerms
+from rltrain_kernels.policy_loss.terms import NEG_LOGIT, PPOOptions, TokenTerms
 
 _NEG = tl.constexpr(NEG_LOGIT)
 

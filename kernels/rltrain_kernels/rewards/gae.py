@@ -1,7 +1,7 @@
 """`fused_reward_gae`: step segmentation + PRM shaping + outcome + KL penalty + GAE.
 
-Checks, backend dispatch and the result type; backends: kernels/reward_gae_torch.py,
-kernels/reward_gae_triton.py; shaping modes: kernels/shaping.py.
+Checks, backend dispatch and the result type; backends: rewards/torch_backend.py,
+rewards/triton_backend.py (`reward_gae`); shaping modes: options.py.
 """
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
-from kernels.checks import FLOAT_DTYPES, check_finite_scalar, check_reward_args, check_tensor, run_reward_backend
+from rltrain_kernels.checks import FLOAT_DTYPES, check_finite_scalar, check_tensor
+from rltrain_kernels.dispatch import backend_module
+from rltrain_kernels.rewards.checks import check_reward_args, check_step_columns
 
 _OP = "fused_reward_gae"
 
@@ -55,7 +57,7 @@ def fused_reward_gae(
     per response); step_scores [B, K] float PRM scores, K >= max num_steps (None: no process
     reward; columns >= num_steps[b] are never read); logprobs / ref_logprobs [B, T] float, both
     or neither (KL penalty -kl_coef * (logp - ref) on every valid token); shaping: a mode of
-    `kernels.shaping.SHAPING_MODES` ("none", "clip", "delta", "clip_delta", "min_form",
+    `rltrain_kernels.SHAPING_MODES` ("none", "clip", "delta", "clip_delta", "min_form",
     "clip_min_form").
     Returns RewardGAE(rewards, advantages, returns [B, T] float32; num_steps [B] int32;
     process_return [B] float32 = sum_k prm_coef * shaped_k, computed in the same pass).
@@ -73,18 +75,7 @@ def fused_reward_gae(
     dev = r.token_ids.device
     values = check_tensor(_OP, "values", values, shape=(B, T), dtypes=FLOAT_DTYPES, device=dev)
     lam = check_finite_scalar(_OP, "lam", lam, low=0.0, high=1.0)
-    args = (r.delimiter, r.step_scores, r.logprobs, r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma,
-            lam)
-
-    def run_triton():
-        from kernels.reward_gae_triton import reward_gae_triton
-
-        return reward_gae_triton(r.token_ids, r.mask, values, r.outcome, *args)
-
-    def run_torch(valid, lengths):
-        from kernels.reward_gae_torch import reward_gae_torch
-
-        return reward_gae_torch(r.token_ids, valid, lengths, values, r.outcome, *args)
-
-    outputs = run_reward_backend(_OP, backend, r, run_triton, run_torch)
+    impl = backend_module("rewards", backend, dev, _OP)
+    outputs, max_steps = impl.reward_gae(_OP, r, values, lam)
+    check_step_columns(_OP, r.step_scores, max_steps)
     return RewardGAE(*outputs)

@@ -1,8 +1,8 @@
 """`fused_reward_advantages`: the token rewards of `fused_reward_gae` (segmentation, PRM shaping,
 outcome, KL penalty) and a critic-free advantage estimator (GRPO, RLOO, REINFORCE++) in one op.
 
-Checks, backend dispatch and the result type; backends: kernels/reward_advantages_torch.py,
-kernels/reward_advantages_triton.py; estimators: kernels/estimators.py; formulas and sources:
+Checks, backend dispatch and the result type; backends: rewards/torch_backend.py,
+rewards/triton_backend.py (`reward_advantages`); estimators: options.py; formulas and sources:
 docs/estimators.md.
 """
 from __future__ import annotations
@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from kernels.checks import check_finite_scalar, check_reward_args, run_reward_backend
-from kernels.estimators import DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, NORMALIZATIONS
+from rltrain_kernels.checks import check_finite_scalar
+from rltrain_kernels.dispatch import backend_module
+from rltrain_kernels.options import DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, NORMALIZATIONS
+from rltrain_kernels.rewards.checks import check_reward_args, check_step_columns
 
 _OP = "fused_reward_advantages"
 
@@ -95,20 +97,10 @@ def fused_reward_advantages(
         raise ValueError(f"{_OP}: `std_floor` must be > 0 (a group whose returns are all equal has std 0), "
                          f"got {std_floor}")
     scale_std = scale_std if estimator == "grpo" else estimator == "reinforce_pp"  # rloo never scales
-    args = (r.delimiter, r.step_scores, r.logprobs, r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma,
-            estimator, group_size, scale_std, normalize == "rewards", std_floor)
-
-    def run_triton():
-        from kernels.reward_advantages_triton import reward_advantages_triton
-
-        return reward_advantages_triton(r.token_ids, r.mask, r.outcome, *args)
-
-    def run_torch(valid, lengths):
-        from kernels.reward_advantages_torch import reward_advantages_torch
-
-        return reward_advantages_torch(r.token_ids, valid, lengths, r.outcome, *args)
-
-    outputs = run_reward_backend(_OP, backend, r, run_triton, run_torch)
+    impl = backend_module("rewards", backend, r.token_ids.device, _OP)
+    outputs, max_steps = impl.reward_advantages(_OP, r, estimator, group_size, scale_std, normalize == "rewards",
+                                                std_floor)
+    check_step_columns(_OP, r.step_scores, max_steps)
     return RewardAdvantages(*outputs)
 
 

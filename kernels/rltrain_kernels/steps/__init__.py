@@ -1,0 +1,1 @@
+"""Step segmentation: where reasoning steps end, however the tokenizer split the text."""
