@@ -113,7 +113,7 @@ def qwen_shaped_rows(prompts: int, samples: int, seed: int, vocab: int) -> Exper
 def qwen_shaped_workload(repeats: int, token_budget: int = 8192) -> tuple[dict[bool, list[float]], Experience, int]:
     from rltrain.models.heads import CriticModule, PolicyModule
     from rltrain.models.tiny import build_tiny_model
-    from rltrain.models.tiny_config import TinyModelConfig
+    from rltrain.config.tiny_model import TinyModelConfig
     from rltrain.ppo.experience import PPOBatch
     from rltrain.ppo.phases import TrainStats, score_policy, score_values, train_minibatch
 

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         from rltrain.config import ConfigError
         from rltrain.config.report import EXIT_STATUS, config_error_line
         from rltrain.errors import UserError
-        from rltrain.main import checked_config, parse_args
+        from rltrain.config.arguments import parse_args
+        from rltrain.preflight import checked_config
 
         try:
             cfg = checked_config(parse_args(args.training_script_args), _world_size(args))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import re
 
-from rltrain.rewards.auto_label import Solution, auto_label_steps
-from rltrain.rewards.training import OutcomeExample
+from rltrain.reward_training.auto_label import Solution, auto_label_steps
+from rltrain.reward_training.training import OutcomeExample
 from rltrain.tasks.arithmetic import OPS, STEP_DELIMITER, ArithmeticConfig, corrupt_solution, make_problems
 
 CONFIG = ArithmeticConfig(min_ops=2, max_ops=2, max_operand=2, max_factor=2)

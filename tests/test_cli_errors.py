@@ -14,7 +14,7 @@ from rltrain.data.prompts import CHARS_PER_TOKEN, bound_prompts
 from rltrain.eval.cli import main as eval_main
 from rltrain.models.tiny import TinyModelConfig, build_tiny, build_tiny_tokenizer, save_tiny
 from rltrain.plot import main as plot_main
-from rltrain.rm_train import main as rm_main
+from rltrain.reward_training.cli import main as rm_main
 
 GOOD = '{"question": "What is 2 + 2?", "answer": "#### 4"}\n'
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rltrain.config import ConfigError, check_environment, load_config
+from rltrain.config import ConfigError, load_config
+from rltrain.preflight import check_environment
 
 REAL = ["data.dataset=gsm8k", "warmup.steps=0"]
 

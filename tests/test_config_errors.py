@@ -100,7 +100,7 @@ def test_main_rejects_bad_config_before_loading_models(tmp_path, capsys):
 
 
 def test_environment_checks_name_the_key(tmp_path):
-    from rltrain.config import check_environment
+    from rltrain.preflight import check_environment
 
     with pytest.raises(ConfigError, match="reward.prm"):
         check_environment(load_config(None, ["reward.prm=/m", "reward.scorer_module=no_such_module"]))
@@ -349,7 +349,7 @@ def test_estimator_choices_come_from_the_kernels_registry():
 
 
 def test_a_critic_free_run_does_not_check_the_critic_source(tmp_path):
-    from rltrain.config import check_environment
+    from rltrain.preflight import check_environment
 
     missing = str(tmp_path / "no_such_critic")
     check_environment(load_config(None, ["ppo.estimator=grpo", f"model.critic_init={missing}"]))

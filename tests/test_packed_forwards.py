@@ -8,7 +8,7 @@ from rltrain.batching import balanced_groups, plan_packed
 from rltrain.models.heads import CriticModule, PolicyModule
 from rltrain.models.packing import VARLEN_ATTENTION, pack_lists, pack_padded
 from rltrain.models.tiny import build_tiny_model
-from rltrain.models.tiny_config import TinyModelConfig
+from rltrain.config.tiny_model import TinyModelConfig
 from rltrain.ppo.experience import build_experience
 from rltrain.ppo.phases import score_policy, score_values
 from rltrain.rewards.batched import read_logits

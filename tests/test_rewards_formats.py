@@ -215,7 +215,7 @@ def test_encoder_reward_models_are_refused_early_and_never_packed(tmp_path):
     from transformers import BertConfig, BertForSequenceClassification
 
     from rltrain.config import load_config
-    from rltrain.config.environment import check_environment
+    from rltrain.preflight import check_environment
     from rltrain.config.errors import ConfigError
     from rltrain.models.packing import use_varlen_attention
     from rltrain.rewards.classifier_rm import ClassifierHeadModel
@@ -234,7 +234,7 @@ def test_encoder_reward_models_are_refused_early_and_never_packed(tmp_path):
 
 def test_an_unknown_layout_is_a_config_error_before_any_model_loads(tmp_path):
     from rltrain.config import load_config
-    from rltrain.config.environment import check_environment
+    from rltrain.preflight import check_environment
     from rltrain.config.errors import ConfigError
 
     (tmp_path / "odd").mkdir()

@@ -6,7 +6,7 @@ from shared_data import data_file
 
 from rltrain.data import DatasetFormatError
 from rltrain.models.tiny import build_tiny_tokenizer
-from rltrain.rewards.labelled_data import load_step_labelled
+from rltrain.reward_training.labelled_data import load_step_labelled
 from rltrain.rewards.render import RenderConfig, render_steps
 from rltrain.rewards.step_tag import StepTagTokens
 

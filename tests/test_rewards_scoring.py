@@ -70,7 +70,7 @@ def test_step_tag_placement_and_read_positions(policy_tok):
 def test_scoring_rows_are_the_training_rows_without_special_tokens(policy_tok, kind):
     """At PPO time a reward model reads exactly the rows its training data builds (no stop token)."""
     from rltrain.rewards.render import split_steps
-    from rltrain.rewards.training import (OutcomeExample, StepExample, encode_outcome_examples,
+    from rltrain.reward_training.training import (OutcomeExample, StepExample, encode_outcome_examples,
                                           encode_step_examples)
 
     batch = make_batch(policy_tok, stop=True)

@@ -9,8 +9,8 @@ from shared_data import data_file
 from rltrain.grading import Grader, GraderConfig
 from rltrain.models.tiny import TinyModelConfig, build_tiny, save_tiny
 from rltrain.rewards import build_scoring_batch, load_orm, load_prm
-from rltrain.rewards.auto_label import RolloutCompleter, Solution, auto_label_steps
-from rltrain.rm_train import main
+from rltrain.reward_training.auto_label import RolloutCompleter, Solution, auto_label_steps
+from rltrain.reward_training.cli import main
 from rltrain.rollout import HFRolloutEngine, SamplingParams
 
 SMALL = TinyModelConfig(hidden_size=64, intermediate_size=64, num_hidden_layers=1)

@@ -10,7 +10,7 @@ from rltrain.grading import Grader, GraderConfig
 from rltrain.models.tiny import TinyModelConfig, build_tiny_model
 from rltrain.rewards import RenderConfig, StepTagLM, StepTagTokens, ValueHeadModel
 from rltrain.rewards.batched import read_logits
-from rltrain.rewards.training import (RMTrainConfig, encode_outcome_examples, encode_step_examples, roc_auc,
+from rltrain.reward_training.training import (RMTrainConfig, encode_outcome_examples, encode_step_examples, roc_auc,
                                       train_token_scorer)
 
 # 3 layers x 4 heads: the first layer must gather "a op b = c" (4 tokens) into one position.

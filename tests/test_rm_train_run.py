@@ -10,7 +10,7 @@ from shared_data import data_file
 from trainer_runs import metrics, run_main
 
 from rltrain.models.tiny import TinyModelConfig, build_tiny, save_tiny
-from rltrain.rm_train import finite_or_none, held_out_auc, main
+from rltrain.reward_training.cli import finite_or_none, held_out_auc, main
 
 
 def strict_json(text: str) -> dict:
@@ -21,8 +21,8 @@ def strict_json(text: str) -> dict:
 
 def test_task_arithmetic_is_the_builtin_task_with_its_prompt():
     from rltrain.config import load_config
-    from rltrain.main import DEFAULT_CONFIG
-    from rltrain.rewards.problem_source import builtin_task
+    from rltrain.config.loader import DEFAULT_CONFIG
+    from rltrain.reward_training.problem_source import builtin_task
     from rltrain.tasks.arithmetic import make_problems
     from rltrain.tasks.builtin import BUILTIN_PROMPT
 

@@ -41,7 +41,7 @@ def test_vllm_engine_missing_is_a_clear_error(monkeypatch):
     from rltrain.rollout.factory import build_engine
 
     monkeypatch.setitem(sys.modules, "rltrain.rollout.vllm_engine", None)  # import fails
-    monkeypatch.setitem(sys.modules, "rltrain.rollout.vllm_config", None)
+    monkeypatch.setitem(sys.modules, "rltrain.config.vllm", None)
     cfg = load_config(None, ["rollout.engine=vllm"])
     with pytest.raises(RuntimeError, match="rollout.engine=vllm"):
         build_engine(cfg, None, None)

@@ -12,7 +12,7 @@ from rltrain.eval.runner import EvalConfig, evaluate_dataset
 from rltrain.grading import Grader, GraderConfig
 from rltrain.grading.responses import grade_responses, number_fallback_for
 from rltrain.models.tiny import build_tiny_tokenizer
-from rltrain.rewards.auto_label import Completion, Solution, auto_label_steps, outcome_examples, sample_solutions
+from rltrain.reward_training.auto_label import Completion, Solution, auto_label_steps, outcome_examples, sample_solutions
 from rltrain.rollout import SamplingParams
 
 STOP, CUT = "stop", "length"

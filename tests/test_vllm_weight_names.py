@@ -7,7 +7,7 @@ import pytest
 
 
 from rltrain.models.tiny import TinyModelConfig, build_tiny, save_tiny
-from rltrain.rollout.vllm_config import VLLMEngineConfig
+from rltrain.config.vllm import VLLMEngineConfig
 from rltrain.rollout.weight_names import check_names, check_whole_layers, checkpoint_shapes, tied_aliases, trainer_name
 
 

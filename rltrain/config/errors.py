@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from rltrain.config.describe import is_float, requirement, section_model
-from rltrain.config_base import FieldError
+from rltrain.config.base import FieldError
 
 MOVED_KEYS = {"rollout.gpu_memory_utilization": "rollout.vllm.gpu_memory_utilization"}
 

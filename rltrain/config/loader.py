@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from rltrain.config.errors import ConfigError, from_validation_error
 from rltrain.config.schema import Config
 
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "builtin.yaml"  # the built-in task
 ESCAPED_KEYS = ("reward.step_delimiter",)
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 _ESCAPE = re.compile(r"\\([nt\\])")

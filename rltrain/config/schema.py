@@ -15,14 +15,14 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from rltrain_kernels.options import (DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, MAX_STEP_DELIMITER_BYTES, NORMALIZATIONS,
                                      SHAPING_MODES)
-from rltrain.config_base import FiniteFloat, StrictModel, require
-from rltrain.grading.config import GradingConfig
-from rltrain.rewards.model_config import (DEFAULT_IMPLICIT_BETA, ORM_FORMATS, PRM_FORMATS, SCALAR_HEADS,
+from rltrain.config.base import FiniteFloat, StrictModel, require
+from rltrain.config.grading import GradingConfig
+from rltrain.config.reward_scoring import (DEFAULT_IMPLICIT_BETA, ORM_FORMATS, PRM_FORMATS, SCALAR_HEADS,
                                           RewardScoringConfig)
-from rltrain.models.tiny_config import TinyModelConfig
-from rltrain.rollout.vllm_config import VLLMEngineConfig
-from rltrain.tasks.arithmetic import ArithmeticConfig
-from rltrain.tasks.warmup_config import WarmupConfig
+from rltrain.config.tiny_model import TinyModelConfig
+from rltrain.config.vllm import VLLMEngineConfig
+from rltrain.config.arithmetic import ArithmeticConfig
+from rltrain.config.warmup import WarmupConfig
 
 MIN_VLLM_HEAD_DIM = 32
 _LITERAL_ESCAPE = re.compile(r"\\[nt]")

@@ -19,12 +19,12 @@ import logging
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from rltrain.config.sources import HUB_PREFIX
 from rltrain.data.ground_truth import gsm8k_final_answer, math_final_answer
 from rltrain.data.records import MathProblem
 from rltrain.errors import UserError
 
 DATASETS = ("gsm8k", "math", "math500")
-HUB_PREFIX = "hub:"
 logger = logging.getLogger(__name__)
 
 
@@ -68,7 +68,7 @@ _CONVERTERS: dict[str, Callable[[dict, str, str], MathProblem]] = {
 }
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[dict, str, str]]:
+def jsonl_records(path: Path) -> Iterator[tuple[dict, str, str]]:
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
             where = f"{path}:{lineno}"
@@ -147,7 +147,7 @@ def load_math_dataset(name: str, source: str, *, split: str = "test", limit: int
         rows: Iterable[tuple[dict, str, str]] = _hub_records(source, split)
     else:
         path = _resolve_local(source, split)
-        where, rows = str(path), _jsonl_records(path)
+        where, rows = str(path), jsonl_records(path)
     problems, skipped = _convert_all(name, rows, limit, on_missing_answer)
     if not problems and limit != 0:
         why = "every record lacks a usable final answer" if skipped else "it holds no records"

@@ -75,12 +75,12 @@ def train_reward_models(rm_dir: Path, trainer_args: list[str], init_dir: Path, s
     return the summary. trainer_args: the seed's trainer arguments (`--config X key=value ...`)."""
     import yaml
 
-    from rltrain import rm_train
+    from rltrain.reward_training import cli as rm_train
     from rltrain.config import config_to_dict, load_config
-    from rltrain.experiments.run_one import _split
+    from rltrain.config.arguments import parse_args
 
-    config, overrides = _split(trainer_args)
-    cfg = load_config(config, overrides)
+    args = parse_args(trainer_args)
+    cfg = load_config(args.config, args.overrides)
     if cfg.data.dataset != "arithmetic":
         raise ValueError("--rewards learned needs the built-in arithmetic task (data.dataset=arithmetic)")
     shutil.rmtree(rm_dir, ignore_errors=True)

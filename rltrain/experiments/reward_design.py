@@ -9,7 +9,7 @@ Clip-Delta, min-form, and four normalisation variants under Clip / Clip-Delta. `
 design names and the config's named sets (`paper`, `estimators`, `grpo`, `normalisation`,
 `all`); without it the config's `default` set runs, else all. Runs go to `--jobs` worker
 processes (`rltrain.experiments.run_one --worker`, `OMP_NUM_THREADS=1`), each running
-`rltrain.main.main` in-process from the seed's shared initial model, one run after another
+`rltrain.ppo.run.run_training` in-process from the seed's shared initial model, one run after another
 (imports and start-up paid once per worker). A failed run is reported and the others go on; a
 rerun skips runs whose `summary.json` exists for the same resolved config. At the end `rltrain.experiments.report`
 writes results.md / results.csv / runs.csv and accuracy.png / steps.png into --out.

@@ -5,13 +5,12 @@
 
 The built-in task's trainer warms its tiny model up at start (model build + supervised
 warm-up, ~45 s on a CPU) and keeps the result in `<run_dir>/init_model`, which it reuses when
-present (`rltrain.models.build._builtin_policy`, the path a resume takes). All reward designs
+present (`rltrain.tasks.builtin.builtin_policy`, the path a resume takes). All reward designs
 of one seed share that initial model, so the experiment builds it once per seed
 (`python -m rltrain.experiments.run_one --build-init INIT_DIR -- ...`, the trainer's own
-`_builtin_policy` with the trainer's seeding) and copies it into each run dir here. The
-trainer deletes a stale `init_model` at the start of a fresh run, so this wrapper leaves
-`init_model` out of `rltrain.main.FRESH_RUN_ARTIFACTS` for this process; everything else is
-`rltrain.main.main` unchanged.
+`builtin_policy` with the trainer's seeding) and copies it into each run dir here. A fresh
+run deletes a stale `init_model`, so this wrapper runs `rltrain.ppo.run.run_training` with
+keep=("init_model",); everything else is the trainer's run unchanged.
 """
 from __future__ import annotations
 
@@ -52,17 +51,18 @@ def restating(prob: float, seed: int, more_prob: float = 0.0):
 def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0.0,
                restated_more_prob: float = 0.0) -> dict:
     """Build + warm up the built-in model as the trainer would for this config (the trainer's
-    own `_builtin_policy` when restated_prob == 0; else the same model / tokenizer / seeds and
+    own `builtin_policy` when restated_prob == 0; else the same model / tokenizer / seeds and
     warm-up, with a fraction `restated_prob` of the solutions restating one step, see
     `with_restated_step` for `restated_more_prob`)."""
     import numpy as np
     import torch
 
     from rltrain.config import load_config
-    from rltrain.models.build import _builtin_policy
+    from rltrain.config.arguments import parse_args
+    from rltrain.tasks.builtin import builtin_policy
 
-    config, overrides = _split(trainer_args)
-    cfg = load_config(config, overrides)
+    args = parse_args(trainer_args)
+    cfg = load_config(args.config, args.overrides)
     torch.manual_seed(cfg.run.seed)
     random.seed(cfg.run.seed)
     np.random.seed(cfg.run.seed)
@@ -73,7 +73,7 @@ def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0
         from rltrain.models.tiny import save_tiny
         from rltrain.tasks.builtin import build_task_model, build_task_tokenizer, supervised_warmup
 
-        # the same steps as _builtin_policy, with restated steps in the warm-up solutions
+        # the same steps as builtin_policy, with restated steps in the warm-up solutions
         task = cfg.data.arithmetic
         tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
         lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
@@ -82,7 +82,7 @@ def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0
                                    rewrite=rewrite) if cfg.warmup.steps else []
         save_tiny(lm, tok, parent / "init_model")
     else:
-        _, _, losses = _builtin_policy(cfg, parent, is_main=True)
+        losses = builtin_policy(cfg, parent, is_main=True).warmup_losses
     info = {"warmup_steps": len(losses), "warmup_loss_first": losses[0] if losses else None,
             "warmup_loss_last": losses[-1] if losses else None, "restated_step_prob": restated_prob,
             "restated_more_prob": restated_more_prob}
@@ -93,34 +93,18 @@ def build_init(init_dir: Path, trainer_args: list[str], restated_prob: float = 0
     return info
 
 
-def _split(trainer_args: list[str]) -> tuple[str | None, list[str]]:
-    config, rest, i = None, [], 0
-    while i < len(trainer_args):
-        a = trainer_args[i]
-        if a == "--config":
-            config, i = trainer_args[i + 1], i + 2
-            continue
-        if a.startswith("--config="):
-            config = a.split("=", 1)[1]
-        else:
-            rest.append(a)
-        i += 1
-    return config, rest
-
-
 def run_from_init(init_dir: Path, trainer_args: list[str]) -> int:
-    from rltrain import main as trainer_main
-    from rltrain.config import load_config
+    from rltrain.config.arguments import parse_args
+    from rltrain.preflight import checked_config
+    from rltrain.ppo.run import run_training
 
-    config, overrides = _split(trainer_args)
-    cfg = load_config(config, overrides)
+    cfg = checked_config(parse_args(trainer_args))
     run_dir = Path(cfg.run.out_dir)
     target = run_dir / "init_model"
     shutil.rmtree(target, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(init_dir, target)
-    trainer_main.FRESH_RUN_ARTIFACTS = tuple(a for a in trainer_main.FRESH_RUN_ARTIFACTS if a != "init_model")
-    return trainer_main.main(trainer_args)
+    return run_training(cfg, keep=("init_model",))
 
 
 def serve() -> int:

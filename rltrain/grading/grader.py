@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from rltrain.grading.config import GraderConfig
+from rltrain.config.grading import GraderConfig
 from rltrain.grading.extract import extract_answer
 from rltrain.grading.normalize import normalize_answer
 from rltrain.grading.numbers import plain_numbers_equal

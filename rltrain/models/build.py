@@ -1,9 +1,9 @@
-"""Build the trainer's models from the config: actor, critic, reference, rollout copy.
+"""Build the trainer's models from the config and an initial policy: actor, critic, reference,
+rollout copy.
 
-The built-in policy is the tiny model + tokenizer of `rltrain.tasks.builtin`, warmed up
-with supervised steps at first start and saved to `<run_dir>/init_model` (so a resumed run
-and the reference model see the same initial weights). A real policy is a local path or,
-with model.allow_download, a Hub id (downloaded at run time only, never in tests or at import).
+The initial policy is `pretrained_policy` (a local path or, with model.allow_download, a Hub id:
+downloaded at run time only, never in tests or at import) or the built-in task's
+(`rltrain.tasks.builtin.builtin_policy`).
 """
 from __future__ import annotations
 
@@ -17,6 +17,16 @@ from torch import nn
 from rltrain.config.schema import Config
 from rltrain.models.heads import CriticModule, PolicyModule
 from rltrain.models.sharding import shard_module
+
+
+@dataclass
+class InitialPolicy:
+    """The causal LM training starts from, its tokenizer, and the supervised warm-up losses that
+    made it (empty when none ran here)."""
+
+    lm: nn.Module
+    tokenizer: object
+    warmup_losses: list[float]
 
 
 @dataclass
@@ -41,31 +51,6 @@ def _from_pretrained(cls_name: str, path: str, dtype: torch.dtype, attn: str, al
     return cls.from_pretrained(path, dtype=dtype, local_files_only=local, attn_implementation=attn)
 
 
-def _builtin_policy(cfg: Config, run_dir: Path, is_main: bool):
-    """(lm, tokenizer, warm-up losses): from <run_dir>/init_model if present, else built + warmed up."""
-    from rltrain.models.tiny import load_tiny, save_tiny
-    from rltrain.tasks.builtin import build_task_model, build_task_tokenizer, supervised_warmup
-
-    init_dir = run_dir / "init_model"
-    exists = (init_dir / "config.json").is_file()
-    if torch.distributed.is_initialized():
-        torch.distributed.barrier()  # every rank decides before rank 0 may write init_model
-    if exists:
-        lm, tok = load_tiny(init_dir)
-        return lm, tok, []
-    task = cfg.data.arithmetic
-    tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
-    lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
-    losses = supervised_warmup(lm, tok, task, cfg.warmup, seed=cfg.run.seed + 7) if cfg.warmup.steps else []
-    if is_main:
-        tmp = run_dir / "init_model.tmp"
-        save_tiny(lm, tok, tmp)
-        tmp.rename(init_dir)
-    if torch.distributed.is_initialized():
-        torch.distributed.barrier()  # init_model exists for every rank (a vLLM engine loads it)
-    return lm, tok, losses
-
-
 def _critic(cfg: Config, lm: nn.Module, dtype: torch.dtype, device: torch.device) -> CriticModule:
     """A value head on a copy of the policy's backbone (model.critic_init=actor) or on another model's."""
     m = cfg.model
@@ -77,17 +62,26 @@ def _critic(cfg: Config, lm: nn.Module, dtype: torch.dtype, device: torch.device
     return CriticModule(backbone, backbone.config.hidden_size, packed=m.pack_sequences).to(device=device, dtype=dtype)
 
 
-def build_models(cfg: Config, run_dir: Path, device: torch.device, is_main: bool) -> TrainerModels:
-    m = cfg.model
-    dtype = torch.bfloat16 if (device.type == "cuda" and m.dtype == "bfloat16") else torch.float32
-    if m.policy == "builtin":
-        lm, tok, losses = _builtin_policy(cfg, run_dir, is_main)
-    else:
-        from transformers import AutoTokenizer
+def model_dtype(cfg: Config, device: torch.device) -> torch.dtype:
+    """bfloat16 on a GPU when model.dtype says so, float32 otherwise."""
+    return torch.bfloat16 if (device.type == "cuda" and cfg.model.dtype == "bfloat16") else torch.float32
 
-        lm = _from_pretrained("AutoModelForCausalLM", m.policy, dtype, m.attn_implementation, m.allow_download)
-        tok = AutoTokenizer.from_pretrained(m.policy, local_files_only=Path(m.policy).exists() or not m.allow_download)
-        losses = []
+
+def pretrained_policy(cfg: Config, device: torch.device) -> InitialPolicy:
+    """model.policy's causal LM and tokenizer (a local folder, or a Hub id with model.allow_download)."""
+    from transformers import AutoTokenizer
+
+    m = cfg.model
+    lm = _from_pretrained("AutoModelForCausalLM", m.policy, model_dtype(cfg, device), m.attn_implementation,
+                          m.allow_download)
+    tok = AutoTokenizer.from_pretrained(m.policy, local_files_only=Path(m.policy).exists() or not m.allow_download)
+    return InitialPolicy(lm, tok, [])
+
+
+def build_models(cfg: Config, policy: InitialPolicy, device: torch.device) -> TrainerModels:
+    m = cfg.model
+    dtype = model_dtype(cfg, device)
+    lm, tok, losses = policy.lm, policy.tokenizer, policy.warmup_losses
     if lm.config._attn_implementation != m.attn_implementation:  # the built-in model is built with sdpa
         lm.set_attn_implementation(m.attn_implementation)
     lm = lm.to(device=device, dtype=dtype)

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from rltrain.models.tiny_config import TinyModelConfig
+from rltrain.config.tiny_model import TinyModelConfig
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"

@@ -24,7 +24,7 @@ import torch
 
 import rltrain_kernels
 from rltrain_kernels.options import GROUPED
-from rltrain.config.environment import check_world_size
+from rltrain.preflight import check_world_size
 from rltrain.config.schema import Config
 from rltrain.data.prompts import bound_prompts, format_prompt
 from rltrain.data.records import MathProblem
@@ -33,7 +33,7 @@ from rltrain.distributed.setup import DistInfo, all_reduce_max, all_reduce_sum
 from rltrain.grading import Grader
 from rltrain.grading.responses import grade_responses, number_fallback_for
 from rltrain.metrics.sampler_gap import SamplerGapWarning, default_threshold, likely_causes
-from rltrain.models.build import build_models
+from rltrain.models.build import build_models, pretrained_policy
 from rltrain.ppo.experience import PPOBatch, build_experience
 from rltrain.ppo.iteration import Estimates, Rollout, Scores
 from rltrain.ppo.iteration_metrics import iteration_metrics
@@ -49,6 +49,7 @@ from rltrain.rollout.engine_dtype import engine_dtype
 from rltrain.rollout.factory import build_engine
 from rltrain.rollout.types import SamplingParams
 from rltrain.rollout.weight_sync import sync_weights
+from rltrain.tasks.builtin import builtin_policy
 
 
 @contextmanager
@@ -76,7 +77,9 @@ class PPOTrainer:
         self.cfg, self.info, self.run_dir = cfg, info, run_dir
         check_world_size(cfg, info.world_size)
         self.train_pool, self.eval_problems = problems if problems is not None else load_problems(cfg)
-        models = build_models(cfg, run_dir, info.device, info.is_main)
+        policy = (builtin_policy(cfg, run_dir, info.is_main) if cfg.model.policy == "builtin"
+                  else pretrained_policy(cfg, info.device))
+        models = build_models(cfg, policy, info.device)
         self.actor, self.critic, self.reference = models.actor, models.critic, models.reference
         self.rollout_lm, self.tokenizer, self.warmup_losses = models.rollout_lm, models.tokenizer, models.warmup_losses
         self.separators = separator_token_ids(self.tokenizer, cfg.reward.step_delimiter)

@@ -1,8 +1,7 @@
 """Reward models: the scoring contract (base), learned PRM / ORM scorers in several checkpoint
 formats, and their training.
 
-Names are imported on first use, so that `rltrain.rewards.model_config` (which the trainer's
-config embeds) loads without torch.
+Names are imported on first use: `import rltrain.rewards` loads no torch.
 """
 from __future__ import annotations
 

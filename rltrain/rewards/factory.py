@@ -15,7 +15,7 @@ import importlib
 
 import torch
 
-from rltrain.config.environment import BUILTIN_SCORERS, looks_local
+from rltrain.config.sources import BUILTIN_SCORERS, looks_local
 from rltrain.config.schema import RewardConfig
 
 

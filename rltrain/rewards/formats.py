@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from rltrain.errors import UserError
-from rltrain.rewards.model_config import ORM_FORMATS, PRM_FORMATS
+from rltrain.config.reward_scoring import ORM_FORMATS, PRM_FORMATS
 from rltrain.rewards.value_head import HEAD_WEIGHTS
 
 FORMATS = {"prm": PRM_FORMATS, "orm": ORM_FORMATS}

@@ -21,7 +21,7 @@ import re
 import torch
 
 from rltrain.rewards.base import ScoringBatch
-from rltrain.tasks.arithmetic import _EQUATION, check_equation
+from rltrain.tasks.arithmetic import EQUATION, check_equation
 
 _SPECIAL = re.compile(r"<\|[^|>]*\|>")
 _BOXED_ONLY = re.compile(r"^\\boxed\{\s*(-?\d+)\s*\}$")
@@ -44,7 +44,7 @@ class ConsistencyORM:
         for text in texts[:-1]:
             if check_equation(text) is not True:
                 return False
-            m = _EQUATION.match(text)
+            m = EQUATION.match(text)
             if last is not None and int(m.group(1)) != last and text != previous:
                 return False
             last, previous = int(m.group(4)), text

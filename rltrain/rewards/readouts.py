@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from rltrain.rewards.model_config import SCALAR_HEADS
+from rltrain.config.reward_scoring import SCALAR_HEADS
 
 ReadOut = Callable[[torch.Tensor], torch.Tensor]
 

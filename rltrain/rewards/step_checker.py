@@ -25,7 +25,7 @@ from typing import Sequence
 import torch
 
 from rltrain.rewards.base import ScoringBatch
-from rltrain.tasks.arithmetic import _EQUATION, check_equation, reference_chain
+from rltrain.tasks.arithmetic import EQUATION, check_equation, reference_chain
 
 _SPECIAL = re.compile(r"<\|[^|>]*\|>")
 _BOXED = re.compile(r"\\boxed\{\s*(-?\d+)\s*\}")
@@ -47,7 +47,7 @@ class ArithmeticStepChecker:
             boxed = _BOXED.search(text)
             verdict = check_equation(text)
             if verdict is not None:
-                m = _EQUATION.match(text)
+                m = EQUATION.match(text)
                 x, last = int(m.group(1)), int(m.group(4))
                 good = verdict and (on_track is None or (x in on_track and last in on_track))
             elif boxed is not None:

@@ -2,8 +2,7 @@
 (`vllm_engine.py`, vLLM imported only when an engine is built) and the trainer -> engine weight
 sync (`weight_sync.py`).
 
-Names are imported on first use, so that `rltrain.rollout.vllm_config` (which the trainer's
-config embeds) loads without torch.
+Names are imported on first use: `import rltrain.rollout` loads no torch and no vLLM.
 """
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from typing import Any
 _HOMES = {
     "HFRolloutEngine": "hf_engine",
     "FINISH_REASONS": "types", "RolloutEngine": "types", "RolloutOutput": "types", "SamplingParams": "types",
-    "VLLMEngineConfig": "vllm_config",
     "VLLMEngine": "vllm_engine", "vllm_available": "vllm_engine",
     "SyncStats": "weight_sync", "sync_weights": "weight_sync",
 }

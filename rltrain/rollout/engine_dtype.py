@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rltrain.config.schema import Config, ModelConfig
-from rltrain.rollout.vllm_config import FOLLOW_TRAINER
+from rltrain.config.vllm import FOLLOW_TRAINER
 
 
 @dataclass(frozen=True)

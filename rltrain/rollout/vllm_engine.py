@@ -37,7 +37,7 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from rltrain.rollout.types import RolloutEngine, RolloutOutput, SamplingParams, check_prompts
-from rltrain.rollout.vllm_config import VLLMEngineConfig
+from rltrain.config.vllm import VLLMEngineConfig
 from rltrain.rollout.weight_names import (check_names, check_whole_layers, checkpoint_shapes, names_and_shapes,
                                           tied_aliases)
 

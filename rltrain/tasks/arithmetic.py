@@ -14,29 +14,11 @@ import random
 import re
 from dataclasses import dataclass
 
-from pydantic import Field, model_validator
-
-from rltrain.config_base import StrictModel, require
+from rltrain.config.arithmetic import ArithmeticConfig
 
 OPS = {"+": ("add", lambda x, y: x + y), "-": ("subtract", lambda x, y: x - y), "*": ("multiply by", lambda x, y: x * y)}
 STEP_DELIMITER = "\n\n"
-_EQUATION = re.compile(r"^\s*(-?\d+)\s*([+\-*])\s*(-?\d+)\s*=\s*(-?\d+)\s*$")
-
-
-class ArithmeticConfig(StrictModel):
-    """min_ops..max_ops operations on numbers in [1, max_operand]; multiplication operands
-    are in [2, max_factor] so that results stay small."""
-
-    min_ops: int = Field(2, ge=1, description="fewest operations (= solution steps) per problem")
-    max_ops: int = Field(3, ge=1, description="most operations per problem (>= min_ops)")
-    max_operand: int = Field(9, ge=1, description="largest start value and add / subtract operand")
-    max_factor: int = Field(3, ge=2, description="largest multiplication operand (operands are 2..max_factor)")
-
-    @model_validator(mode="after")
-    def _ops_range(self) -> "ArithmeticConfig":
-        require(self.min_ops <= self.max_ops, "min_ops",
-                f"need min_ops <= max_ops, got min_ops={self.min_ops}, max_ops={self.max_ops}")
-        return self
+EQUATION = re.compile(r"^\s*(-?\d+)\s*([+\-*])\s*(-?\d+)\s*=\s*(-?\d+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -114,7 +96,7 @@ def corrupt_solution(problem: ArithmeticProblem, rng: random.Random) -> tuple[li
 
 def check_equation(step: str) -> bool | None:
     """True / False if `step` is an equation "x op y = z" that is right / wrong; None if it is none."""
-    m = _EQUATION.match(step.strip())
+    m = EQUATION.match(step.strip())
     if m is None:
         return None
     x, sym, y, z = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))

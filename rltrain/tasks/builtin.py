@@ -6,19 +6,26 @@ Everything is built at start from code (no download, nothing cached outside the 
 - `build_task_model`: a tiny Qwen2 causal LM sized to that vocabulary;
 - `supervised_warmup`: a few AdamW steps of teacher forcing on reference solutions, stopped
   early so that the policy stays imperfect (RL has something to improve);
-- `task_problems`: the problems as `MathProblem` records for the trainer's data loop.
+- `task_problems`: the problems as `MathProblem` records for the trainer's data loop;
+- `builtin_policy`: the trainer's initial policy, built and warmed up at first start and kept in
+  `<run_dir>/init_model`.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 
+from rltrain.config.schema import Config
 from rltrain.data.prompts import PromptConfig, format_prompt
 from rltrain.data.records import MathProblem
-from rltrain.models.tiny import TinyModelConfig, build_tiny_model, build_tiny_tokenizer
-from rltrain.tasks.arithmetic import ArithmeticConfig, ArithmeticProblem, make_problems
-from rltrain.tasks.warmup_config import WarmupConfig
+from rltrain.models.build import InitialPolicy
+from rltrain.config.tiny_model import TinyModelConfig
+from rltrain.models.tiny import build_tiny_model, build_tiny_tokenizer, load_tiny, save_tiny
+from rltrain.config.arithmetic import ArithmeticConfig
+from rltrain.config.warmup import WarmupConfig
+from rltrain.tasks.arithmetic import ArithmeticProblem, make_problems
 
 # A short instruction keeps prompts (and so every forward pass) small on a CPU.
 BUILTIN_PROMPT = PromptConfig(instruction="Solve step by step.")
@@ -89,3 +96,27 @@ def supervised_warmup(model, tokenizer, task: ArithmeticConfig, config: WarmupCo
         losses.append(float(loss.detach()))
     model.eval()
     return losses
+
+
+def builtin_policy(cfg: Config, run_dir: Path, is_main: bool) -> InitialPolicy:
+    """The built-in policy: from <run_dir>/init_model if present, else built, warmed up with supervised
+    steps and saved there by the main rank (so a resumed run and the reference model see the same
+    initial weights)."""
+    init_dir = run_dir / "init_model"
+    exists = (init_dir / "config.json").is_file()
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # every rank decides before rank 0 may write init_model
+    if exists:
+        lm, tok = load_tiny(init_dir)
+        return InitialPolicy(lm, tok, [])
+    task = cfg.data.arithmetic
+    tok = build_task_tokenizer(task, cfg.model.tiny_vocab_size)
+    lm = build_task_model(tok, cfg.model.tiny, cfg.run.seed)
+    losses = supervised_warmup(lm, tok, task, cfg.warmup, seed=cfg.run.seed + 7) if cfg.warmup.steps else []
+    if is_main:
+        tmp = run_dir / "init_model.tmp"
+        save_tiny(lm, tok, tmp)
+        tmp.rename(init_dir)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # init_model exists for every rank (a vLLM engine loads it)
+    return InitialPolicy(lm, tok, losses)

@@ -63,7 +63,7 @@ def from_run(run_dir: str | Path, count: int, seed: int, split: str | None = Non
 def builtin_task(count: int, seed: int) -> ProblemSource:
     """The built-in task as the trainer's default config defines it."""
     from rltrain.config import load_config
-    from rltrain.main import DEFAULT_CONFIG
+    from rltrain.config.loader import DEFAULT_CONFIG
 
     cfg = load_config(DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None, [])
     return _from_config(cfg, count, seed, None, None, None)

@@ -18,8 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from rltrain.data.loaders import DatasetFormatError, _jsonl_records
-from rltrain.rewards.training import StepExample
+from rltrain.data.loaders import DatasetFormatError, jsonl_records
+from rltrain.reward_training.training import StepExample
 
 MS_TAG = "ки"
 LABEL_VALUES = {"+": 1.0, "-": 0.0}
@@ -112,7 +112,7 @@ def load_step_labelled(fmt: str, path: str | Path, *, limit: int | None = None,
 
 
 def _examples(fmt: str, path: Path, neutral: float) -> Iterator[StepExample]:
-    for record, where, _ in _jsonl_records(path):
+    for record, where, _ in jsonl_records(path):
         example = parse_math_shepherd(record, where) if fmt == "math-shepherd" else \
             parse_prm800k(record, where, neutral)
         if example is not None:

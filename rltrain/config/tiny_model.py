@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from rltrain.config_base import StrictModel, require
+from rltrain.config.base import StrictModel, require
 
 
 class TinyModelConfig(StrictModel):

@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence
 
 from rltrain.grading.responses import STOPPED_FINISH, grade_responses
 from rltrain.rewards.render import split_steps
-from rltrain.rewards.training import OutcomeExample, StepExample
+from rltrain.reward_training.training import OutcomeExample, StepExample
 from rltrain.rollout.types import RolloutEngine, SamplingParams
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 from pydantic import Field
 
-from rltrain.config_base import FiniteFloat, StrictModel
+from rltrain.config.base import FiniteFloat, StrictModel
 
 TimeoutSeconds = Annotated[FiniteFloat, Field(gt=0, description="hard time limit per math-verify check, in seconds")]
 Workers = Annotated[int, Field(ge=1, description="math-verify worker processes (started on first need)")]

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from rltrain.config_base import StrictModel
+from rltrain.config.base import StrictModel
 
 PRM_FORMATS = ("value-head", "step-tag", "qwen-prm", "token-classification", "implicit")
 ORM_FORMATS = ("value-head", "sequence-classification")

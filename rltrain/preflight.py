@@ -1,5 +1,6 @@
 """`check_environment`: what the config names exists on this machine, checked before torch or any
-model loads (importable modules, local paths, the world size).
+model loads (importable modules, local paths, the world size); `checked_config`: the command line's
+config, loaded and checked.
 
 A model source (`model.policy`, `model.critic_init`, `reward.prm`, `reward.orm`) is a local
 folder or a Hugging Face Hub id (`org/name`). A Hub id is fetched only when its section opts in
@@ -12,19 +13,17 @@ and hold something. `run.out_dir` must be a folder that can be written, or made.
 """
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
-import re
 from pathlib import Path
 
 from rltrain.config.errors import ConfigError
+from rltrain.config.loader import DEFAULT_CONFIG, load_config
 from rltrain.config.schema import Config
+from rltrain.config.sources import BUILTIN_SCORERS, HUB_PREFIX, LOCAL_PREFIXES, looks_local
 from rltrain.errors import output_dir_problem
 
-HUB_PREFIX = "hub:"  # rltrain.data.loaders.HUB_PREFIX (that module is not imported here)
-BUILTIN_SCORERS = "scorers"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_LOCAL_PREFIXES = ("/", "./", "../", "~")
 
 
 def _has_module(name: str) -> bool:
@@ -36,12 +35,6 @@ def _has_module(name: str) -> bool:
 
 def _fail(key: str, value: str, message: str) -> None:
     raise ConfigError(f"config key `{key}` = {value!r}: {message}")
-
-
-def looks_local(value: str) -> bool:
-    """A path rather than a Hub id: an explicit local prefix, not of the form org/name, or a first
-    component that exists here."""
-    return value.startswith(_LOCAL_PREFIXES) or not _HUB_ID.match(value) or Path(value.split("/")[0]).exists()
 
 
 def check_model_source(key: str, value: str, allow_download: bool, opt_in_key: str) -> None:
@@ -113,7 +106,7 @@ def _check_models(cfg: Config) -> None:
         if rw.scorer_module == BUILTIN_SCORERS:
             check_model_source(key, value, rw.allow_download, "reward.allow_download")
             _check_reward_layout(key, value, rw.prm_format if key == "reward.prm" else rw.orm_format)
-        elif value.startswith(_LOCAL_PREFIXES) and not Path(value).exists():
+        elif value.startswith(LOCAL_PREFIXES) and not Path(value).exists():
             _fail(key, value, "no such file or directory")
     if rw.implicit_reference is not None:
         check_model_source("reward.implicit_reference", rw.implicit_reference, rw.allow_download,
@@ -149,3 +142,11 @@ def check_environment(cfg: Config, world_size: int | None = None) -> None:
     if cfg.rollout.engine == "vllm" and not (_has_module("vllm") and _has_module("rltrain.rollout.vllm_engine")):
         raise ConfigError("config key `rollout.engine`: vllm needs the `vllm` package and "
                           "rltrain.rollout.vllm_engine; use rollout.engine=builtin")
+
+
+def checked_config(args: argparse.Namespace, world_size: int | None = None) -> Config:
+    """The config the arguments name, validated and checked against this machine (no torch import)."""
+    path = args.config if args.config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    cfg = load_config(path, args.overrides)
+    check_environment(cfg, world_size)
+    return cfg

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from rltrain.config_base import FiniteFloat, StrictModel
+from rltrain.config.base import FiniteFloat, StrictModel
 
 
 class WarmupConfig(StrictModel):

@@ -9,7 +9,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field
 
-from rltrain.config_base import FiniteFloat, StrictModel
+from rltrain.config.base import FiniteFloat, StrictModel
 
 FOLLOW_TRAINER = "trainer"
 VLLM_DTYPES = ("auto", "float32", "float16", "bfloat16")
