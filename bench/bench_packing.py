@@ -115,7 +115,8 @@ def qwen_shaped_workload(repeats: int, token_budget: int = 8192) -> tuple[dict[b
     from rltrain.models.tiny import build_tiny_model
     from rltrain.config.tiny_model import TinyModelConfig
     from rltrain.ppo.experience import PPOBatch
-    from rltrain.ppo.phases import TrainStats, score_policy, score_values, train_minibatch
+    from rltrain.ppo.phases import (Learner, PolicyLossOptions, TrainStats, ValueLossOptions, score_policy,
+                                    score_values, train_minibatch)
 
     vocab = 8192
     exp = qwen_shaped_rows(16, 4, seed=0, vocab=vocab)
@@ -138,9 +139,9 @@ def qwen_shaped_workload(repeats: int, token_budget: int = 8192) -> tuple[dict[b
                             advantages=adv)
         stats = TrainStats()
         for rows in torch.tensor_split(torch.randperm(batch.size, generator=gen), 2):  # 1 epoch, 2 mini-batches
-            train_minibatch(actor, critic, actor_opt, critic_opt, batch.select(rows), loss_kwargs={},
-                            temperature=1.0, token_budget=token_budget, value_clip=0.2, vf_coef=0.5,
-                            max_grad_norm=1.0, stats=stats)
+            train_minibatch(Learner(actor, actor_opt, critic, critic_opt), batch.select(rows),
+                            policy=PolicyLossOptions(), value=ValueLossOptions(value_clip=0.2, vf_coef=0.5),
+                            token_budget=token_budget, max_grad_norm=1.0, stats=stats)
 
     run()
     return _alternate(run, (actor, critic, reference), repeats), exp, token_budget

@@ -2,7 +2,7 @@
 
 <run_dir>/checkpoints/iter-000012/   DCP shards (`__<rank>_<n>.distcp`, `.metadata`) of actor / critic
                                      models and AdamW states (no critic for the critic-free
-                                     estimators, ppo.estimator != gae)
+                                     estimators, ppo.estimator.type != gae)
                                      + rank<r>.pt: RNG states (torch, python, numpy), LR schedulers,
                                      KL controller, iteration (= data position), the estimator
                                      + manifest.json: every file's size and sha256, written last
@@ -169,7 +169,7 @@ def save_checkpoint(trainer, run_dir: Path, keep_last: int) -> Path:
              "rng": _rng_state(), "kl": trainer.kl.state_dict(),
              "actor_sched": trainer.actor_sched.state_dict(),
              "critic_sched": trainer.critic_sched.state_dict() if trainer.critic_sched is not None else None,
-             "estimator": trainer.cfg.ppo.estimator, "world_size": world}
+             "estimator": trainer.cfg.ppo.estimator.type, "world_size": world}
     rank_file = tmp / f"rank{rank}.pt"
     fail(_agreed(_write_failed(lambda: _save_rank_state(rank_file, extra), rank_file)))
     _barrier()  # every file is written before any rank lists the folder
@@ -232,7 +232,7 @@ def _restore(trainer, path: Path) -> str | None:
         want = "gae" if saved == "gae" else "grpo, rloo or reinforce_pp"
         raise CheckpointError(f"checkpoint {path} was written with ppo.estimator={saved} "
                               f"({'a critic' if saved == 'gae' else 'no critic'}); resume with ppo.estimator={want} "
-                              f"(got {trainer.cfg.ppo.estimator})")
+                              f"(got {trainer.cfg.ppo.estimator.type})")
     state = _sharded_state(trainer)
     try:
         dcp.load(state, checkpoint_id=str(path))  # a failure on any rank raises on every rank

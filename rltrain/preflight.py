@@ -96,7 +96,7 @@ def _check_models(cfg: Config) -> None:
     m, rw = cfg.model, cfg.reward
     if m.policy != "builtin":
         check_model_source("model.policy", m.policy, m.allow_download, "model.allow_download")
-    if m.critic_init != "actor" and cfg.ppo.estimator == "gae":  # the critic-free estimators build no critic
+    if m.critic_init != "actor" and cfg.ppo.estimator.critic:  # the critic-free estimators build no critic
         check_model_source("model.critic_init", m.critic_init, m.allow_download, "model.allow_download")
     learned = [(k, v) for k, v in (("reward.prm", rw.prm), ("reward.orm", rw.orm)) if v not in ("none", "rule")]
     for key, value in learned:

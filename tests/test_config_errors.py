@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from rltrain.config import Config, ConfigError, load_config, parse_overrides
+from rltrain.config import Config, ConfigError, load_config, parse_overrides, with_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -138,7 +138,7 @@ def test_importing_the_config_does_not_import_torch():
     ("ppo.actor_lr=inf", "config key `ppo.actor_lr`: must be a finite number > 0, got 'inf'"),
     ("rollout.token_budget=0", "config key `rollout.token_budget`: must be an int >= 1, got 0"),
     ("data.max_prompt_tokens=-5", "config key `data.max_prompt_tokens`: must be an int >= 1, got -5"),
-    ("ppo.vf_coef=-1", "config key `ppo.vf_coef`: must be a finite number >= 0, got -1.0"),
+    ("ppo.estimator.vf_coef=-1", "config key `ppo.estimator.vf_coef`: must be a finite number >= 0, got -1.0"),
     ("data.arithmetic.max_factor=1", "config key `data.arithmetic.max_factor`: must be an int >= 2, got 1"),
     ("model.tiny.max_position_embeddings=8", "config key `model.tiny.max_position_embeddings`: 8 is shorter"),
     ("ppo.epochs=true", "config key `ppo.epochs`: must be an int >= 1, got True"),
@@ -153,12 +153,12 @@ def test_values_that_cannot_work_name_key_and_value(override, words):
 def test_every_float_key_rejects_nan_and_inf():
     from rltrain.config.reference import rows
 
-    floats = [r.key for r in rows() if r.type.startswith("float")]
-    assert "reward.eta" in floats and "rollout.vllm.gpu_memory_utilization" in floats
-    for key in floats:
+    floats = [r for r in rows() if r.type.startswith("float")]
+    assert {"reward.eta", "rollout.vllm.gpu_memory_utilization", "ppo.estimator.std_floor"} <= {r.key for r in floats}
+    for r in floats:
         for bad in ("nan", ".inf", "-inf"):
-            with pytest.raises(ConfigError, match=f"config key `{key}`: must be a finite number"):
-                load_config(None, [f"{key}={bad}"])
+            with pytest.raises(ConfigError, match=f"config key `{r.key}`: must be a finite number"):
+                load_config(None, [r.requires, f"{r.key}={bad}"] if r.requires else [f"{r.key}={bad}"])
 
 
 def test_max_position_embeddings_must_hold_prompt_plus_response():
@@ -319,33 +319,97 @@ def test_shaping_choices_come_from_the_kernels_registry():
         assert load_config(None, [f"reward.shaping={mode}"]).reward.shaping == mode
 
 
-@pytest.mark.parametrize("override, key", [
-    (["ppo.estimator=grpo", "rollout.n=1"], "ppo.estimator"),
-    (["ppo.estimator=rloo", "rollout.n=1"], "ppo.estimator"),
-    (["ppo.estimator=rloo", "ppo.grpo_scale_std=false"], "ppo.grpo_scale_std"),
-    (["ppo.estimator=reinforce_pp", "ppo.grpo_normalize=rewards"], "ppo.grpo_normalize"),
-    (["ppo.grpo_scale_std=false"], "ppo.grpo_scale_std"),  # the default estimator is gae
-    (["ppo.estimator=grpo", "ppo.grpo_normalize=tokens"], "ppo.grpo_normalize"),
-    (["ppo.estimator=ppo"], "ppo.estimator"),
-    (["ppo.std_floor=0"], "ppo.std_floor"),
+@pytest.mark.parametrize("override, words", [
+    (["ppo.estimator=grpo", "rollout.n=1"], "config key `ppo.estimator`: grpo compares the rollout.n samples"),
+    (["ppo.estimator=rloo", "rollout.n=1"], "config key `ppo.estimator`: rloo compares the rollout.n samples"),
+    (["ppo.estimator=rloo", "ppo.estimator.scale_std=false"],
+     "unknown config key `ppo.estimator.scale_std` (known for ppo.estimator.type=rloo: type)"),
+    (["ppo.estimator=reinforce_pp", "ppo.estimator.normalize=rewards"],
+     "unknown config key `ppo.estimator.normalize` (known for ppo.estimator.type=reinforce_pp: type, std_floor)"),
+    (["ppo.estimator.scale_std=false"], "unknown config key `ppo.estimator.scale_std` (known for "
+     "ppo.estimator.type=gae: type, lam, whiten_advantages, critic_lr, vf_coef, value_clip)"),  # gae: the default
+    (["ppo.estimator=grpo", "ppo.estimator.normalize=tokens"],
+     "config key `ppo.estimator.normalize`: must be one of ['returns', 'rewards'], got 'tokens'"),
+    (["ppo.estimator=ppo"],
+     "config key `ppo.estimator.type`: must be one of ['gae', 'grpo', 'rloo', 'reinforce_pp'], got 'ppo'"),
+    (["ppo.estimator.type=ppo", "ppo.estimator.lam=0.5"], "config key `ppo.estimator.type`: must be one of"),
+    (["ppo.estimator=3"], "config key `ppo.estimator`: must be one of ['gae', 'grpo', 'rloo', 'reinforce_pp'] or a "
+     "mapping with `type` one of them, got 3"),
+    (["ppo.estimator=grpo", "ppo.estimator.std_floor=0"],
+     "config key `ppo.estimator.std_floor`: must be a finite number > 0, got 0.0"),
+    (["ppo.estimator.lam=1.5"], "config key `ppo.estimator.lam`: must be a finite number >= 0 and <= 1, got 1.5"),
+    # keys of earlier releases: the same checks as before
+    (["ppo.estimator=rloo", "ppo.grpo_scale_std=false"],
+     "config key `ppo.grpo_scale_std`: applies to ppo.estimator=grpo, not rloo"),
+    (["ppo.grpo_normalize=rewards"], "config key `ppo.grpo_normalize`: applies to ppo.estimator=grpo, not gae"),
+    (["ppo.lam=0.9", "ppo.estimator.lam=0.8"], "config key `ppo.lam`: given twice, also as `ppo.estimator.lam`"),
 ])
-def test_estimator_options_are_checked_in_one_line(override, key):
-    with pytest.raises(ConfigError, match=f"`{key}`") as err:
+def test_estimator_options_are_checked_in_one_line(override, words):
+    with pytest.raises(ConfigError) as err:
         load_config(None, override)
+    assert str(err.value).startswith(words), str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["ppo.estimator=grpo", "ppo.estimator.scale_std=false", "ppo.estimator.normalize=rewards"],
+    ["ppo.estimator.scale_std=false", "ppo.estimator.normalize=rewards", "ppo.estimator=grpo"],  # any order
+    ["ppo.estimator.type=grpo", "ppo.estimator.scale_std=false", "ppo.estimator.normalize=rewards"],
+    ["ppo.estimator={type: grpo, scale_std: false, normalize: rewards}"],
+])
+def test_an_estimator_is_a_name_or_a_section(overrides):
+    est = load_config(None, overrides).ppo.estimator
+    assert (est.type, est.scale_std, est.normalize, est.std_floor) == ("grpo", False, "rewards", 0.1)
+    assert est.kernel_options() == {"scale_std": False, "normalize": "rewards", "std_floor": 0.1}
+
+
+def test_a_new_estimator_type_drops_the_options_of_the_one_it_replaces(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("ppo:\n  estimator: {type: gae, lam: 0.5, critic_lr: 0.01}\n")
+    assert load_config(path).ppo.estimator.lam == 0.5
+    assert load_config(path, ["ppo.estimator=rloo"]).ppo.estimator.type == "rloo"  # lam is gae's, not rloo's
+    assert load_config(path, ["ppo.estimator.type=gae", "ppo.estimator.vf_coef=0.5"]).ppo.estimator.lam == 0.5
+    cfg = load_config(path)
+    assert with_overrides(cfg, ["ppo.estimator=reinforce_pp"]).ppo.estimator.std_floor == 0.1
+    assert load_config(None, ["ppo.estimator=grpo"]).ppo.estimator == \
+        with_overrides(load_config(None), ["ppo.estimator=grpo"]).ppo.estimator
+
+
+@pytest.mark.parametrize("old, new, value", [
+    (["ppo.lam=0.9"], "lam", 0.9), (["ppo.critic_lr=0.01"], "critic_lr", 0.01),
+    (["ppo.estimator=grpo", "ppo.grpo_scale_std=false"], "scale_std", False),
+    (["ppo.estimator=grpo", "ppo.grpo_normalize=rewards"], "normalize", "rewards"),
+    (["ppo.estimator=reinforce_pp", "ppo.std_floor=0.3"], "std_floor", 0.3),
+])
+def test_keys_of_earlier_releases_are_read_with_a_notice(old, new, value, capsys):
+    assert getattr(load_config(None, old).ppo.estimator, new) == value
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"rltrain: config key `{old[-1].split('=')[0]}` is deprecated: it is now `ppo.estimator.{new}`"]
+
+
+def test_an_earlier_key_the_estimator_does_not_take_is_dropped_with_a_notice(capsys):
+    assert load_config(None, ["ppo.estimator=rloo", "ppo.lam=0.5", "ppo.std_floor=0.2"]).ppo.estimator.type == "rloo"
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rltrain: config key `ppo.lam` is deprecated and has no effect with ppo.estimator=rloo; remove it",
+        "rltrain: config key `ppo.std_floor` is deprecated and has no effect with ppo.estimator=rloo; remove it"]
 
 
 def test_estimator_choices_come_from_the_kernels_registry():
     import typing
 
-    from rltrain_kernels.options import ESTIMATORS, NORMALIZATIONS
+    from rltrain_kernels.options import ESTIMATOR_SPECS, ESTIMATORS, NORMALIZATIONS
+    from rltrain.config.describe import variants
+    from rltrain.config.estimators import ESTIMATOR_CONFIGS, GRPOEstimator
     from rltrain.config.schema import PPOConfig
 
-    assert typing.get_args(PPOConfig.model_fields["estimator"].annotation) == ("gae",) + ESTIMATORS
-    assert typing.get_args(PPOConfig.model_fields["grpo_normalize"].annotation) == NORMALIZATIONS
-    cfg = load_config(None, ["ppo.estimator=grpo", "ppo.grpo_scale_std=false", "ppo.grpo_normalize=rewards"])
-    assert (cfg.ppo.estimator, cfg.ppo.grpo_scale_std, cfg.ppo.grpo_normalize) == ("grpo", False, "rewards")
-    assert load_config(None, ["ppo.estimator=reinforce_pp", "rollout.n=1"]).ppo.estimator == "reinforce_pp"
+    tagged = variants(PPOConfig.model_fields["estimator"])
+    assert tuple(tagged) == ("gae",) + ESTIMATORS and tagged == ESTIMATOR_CONFIGS
+    for name, spec in ESTIMATOR_SPECS.items():  # a critic-free variant carries exactly its spec's options
+        assert tuple(f for f in tagged[name].model_fields if f != "type") == spec.options, name
+        assert not tagged[name].critic
+    assert tagged["gae"].critic
+    assert typing.get_args(GRPOEstimator.model_fields["normalize"].annotation) == NORMALIZATIONS
+    assert load_config(None, ["ppo.estimator=reinforce_pp", "rollout.n=1"]).ppo.estimator.type == "reinforce_pp"
 
 
 def test_a_critic_free_run_does_not_check_the_critic_source(tmp_path):

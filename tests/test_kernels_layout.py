@@ -15,8 +15,8 @@ MODULES = sorted(".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in
 FAMILIES = ["policy_loss", "rewards", "steps"]  # op families: public ops, a backend pair
 BACKENDS = ("torch_backend", "triton_backend")
 SHARED = {"checks", "dispatch", "options"}
-PUBLIC = ["BACKENDS", "DEFAULT_STD_FLOOR", "ESTIMATORS", "GROUPED", "MAX_STEP_DELIMITER_BYTES", "NORMALIZATIONS",
-          "PolicyLoss", "RewardAdvantages", "RewardGAE", "SHAPING_MODES", "SHAPING_SPECS", "ShapingSpec",
+PUBLIC = ["BACKENDS", "DEFAULT_STD_FLOOR", "ESTIMATORS", "ESTIMATOR_SPECS", "EstimatorSpec", "GROUPED",
+          "MAX_STEP_DELIMITER_BYTES", "NORMALIZATIONS", "PolicyLoss", "RewardAdvantages", "RewardGAE", "SHAPING_MODES", "SHAPING_SPECS", "ShapingSpec",
           "StepDelimiter", "StepSegments", "delimiter_bytes", "fused_reward_advantages",
           "fused_reward_advantages_packed", "fused_reward_gae", "fused_reward_gae_packed", "linear_logprobs",
           "linear_ppo_policy_loss", "pack_tokens", "ppo_policy_loss", "resolve_backend", "segment_steps",

@@ -33,12 +33,10 @@ def test_no_critic_is_built(trainer):
     assert params > 0
 
 
-@pytest.mark.parametrize("overrides", [["ppo.estimator=grpo"], ["ppo.estimator=grpo", "ppo.grpo_scale_std=false"],
-                                       ["ppo.estimator=grpo", "ppo.grpo_normalize=rewards"], ["ppo.estimator=rloo"],
-                                       ["ppo.estimator=reinforce_pp"]])
-def test_each_estimator_runs_an_iteration(trainer, overrides):
-    defaults = ["ppo.grpo_scale_std=true", "ppo.grpo_normalize=returns"]  # earlier cases changed them
-    trainer.cfg = with_overrides(trainer.cfg, defaults + overrides + ["reward.shaping=min_form"])
+@pytest.mark.parametrize("estimator", ["grpo", "{type: grpo, scale_std: false}", "{type: grpo, normalize: rewards}",
+                                       "rloo", "reinforce_pp"])
+def test_each_estimator_runs_an_iteration(trainer, estimator):
+    trainer.cfg = with_overrides(trainer.cfg, [f"ppo.estimator={estimator}", "reward.shaping=min_form"])
     m = trainer.step()
     assert not set(CRITIC_METRICS) & set(m)
     for key in ("success_rate", "prm_return_raw", "prm_return_shaped", "policy_loss", "entropy", "actor_grad_norm"):
@@ -49,8 +47,7 @@ def test_each_estimator_runs_an_iteration(trainer, overrides):
 def test_outcome_grpo_advantages_are_grouped_by_prompt(trainer):
     """No PRM, no KL: each response's advantage is one number on all its tokens, (R - mean) / std
     over the rollout.n samples of its prompt (consecutive rows)."""
-    trainer.cfg = with_overrides(trainer.cfg, ["ppo.estimator=grpo", "ppo.grpo_scale_std=true",
-                                               "ppo.grpo_normalize=returns", "reward.prm=none"])
+    trainer.cfg = with_overrides(trainer.cfg, ["ppo.estimator={type: grpo}", "reward.prm=none"])
     prm, trainer.prm = trainer.prm, None
     try:
         rollout = trainer._rollout()
@@ -60,7 +57,7 @@ def test_outcome_grpo_advantages_are_grouped_by_prompt(trainer):
         trainer.prm = prm
     n, mask = trainer.cfg.rollout.n, est.batch.response_mask
     reward = scores.outcome.view(-1, n)
-    std = reward.std(1, keepdim=True).clamp(min=trainer.cfg.ppo.std_floor)
+    std = reward.std(1, keepdim=True).clamp(min=trainer.cfg.ppo.estimator.std_floor)
     want = torch.where(reward.std(1, keepdim=True) > 0, (reward - reward.mean(1, keepdim=True)) / std, 0.0)
     torch.testing.assert_close(est.batch.advantages, want.flatten()[:, None] * mask, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(est.batch.returns, scores.outcome[:, None] * mask)

@@ -32,7 +32,7 @@ def trainer(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("passes")
     cfg = load_config(None, [*TINY, f"run.out_dir={out}", "reward.prm=rule", "ppo.epochs=2", "rollout.n=4",
-                             "ppo.actor_lr=1e-3", "ppo.critic_lr=1e-3", "ppo.warmup_steps=0"])
+                             "ppo.actor_lr=1e-3", "ppo.estimator.critic_lr=1e-3", "ppo.warmup_steps=0"])
     t = PPOTrainer(cfg, init_distributed(), out)
     yield t
     t.close()

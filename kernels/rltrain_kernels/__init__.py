@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rltrain_kernels.dispatch import resolve_backend
-    from rltrain_kernels.options import (BACKENDS, DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, MAX_STEP_DELIMITER_BYTES,
-                                         NORMALIZATIONS, SHAPING_MODES, SHAPING_SPECS, ShapingSpec)
+    from rltrain_kernels.options import (BACKENDS, DEFAULT_STD_FLOOR, ESTIMATOR_SPECS, ESTIMATORS, GROUPED,
+                                         MAX_STEP_DELIMITER_BYTES, NORMALIZATIONS, SHAPING_MODES, SHAPING_SPECS,
+                                         EstimatorSpec, ShapingSpec)
     from rltrain_kernels.policy_loss.linear import linear_logprobs, linear_ppo_policy_loss
     from rltrain_kernels.policy_loss.loss import PolicyLoss, ppo_policy_loss
     from rltrain_kernels.rewards.advantages import RewardAdvantages, fused_reward_advantages
@@ -40,6 +41,8 @@ _HOME = {  # public name -> the module that defines it
     "BACKENDS": "options",
     "DEFAULT_STD_FLOOR": "options",
     "ESTIMATORS": "options",
+    "ESTIMATOR_SPECS": "options",
+    "EstimatorSpec": "options",
     "GROUPED": "options",
     "MAX_STEP_DELIMITER_BYTES": "options",
     "NORMALIZATIONS": "options",

@@ -26,7 +26,8 @@ The step reward added at the boundary of step k is prm_coef * shaped_k. Both rew
 (rewards/torch_backend.py, and rewards/triton_backend.py with one constexpr per switch) read
 these specs; the reward ops accept exactly the names of SHAPING_MODES.
 
-Estimators (`fused_reward_advantages(estimator=...)`; formulas and sources: docs/estimators.md):
+Estimators (`fused_reward_advantages(estimator=...)`, one `EstimatorSpec` each in ESTIMATOR_SPECS,
+read by the argument checks and both backends; formulas and sources: docs/estimators.md):
 
     grpo          groups = consecutive rows (the samples of one prompt); advantage of token t of
                   row i: (G_{i,t} - mean_g G) / max(std_g G, std_floor), G_{i,t} its return-to-go
@@ -83,10 +84,61 @@ def shaping_spec(op: str, shaping: object) -> ShapingSpec:
 
 BACKENDS: tuple[str, ...] = ("auto", "triton", "torch")
 
-ESTIMATORS: tuple[str, ...] = ("grpo", "rloo", "reinforce_pp")
-GROUPED: tuple[str, ...] = ("grpo", "rloo")  # statistics per group of samples of one prompt
+STD_SCALINGS: tuple[str, ...] = ("option", "always", "never")
 NORMALIZATIONS: tuple[str, ...] = ("returns", "rewards")  # grpo: normalise full returns, or each reward
 DEFAULT_STD_FLOOR = 0.1
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """How one critic-free estimator turns returns into advantages (see the module docstring).
+
+    grouped: statistics over groups of `group_size` consecutive rows (the samples of one prompt),
+    else over the whole batch; leave_one_out: the baseline is the mean of the other rows' full
+    returns (never scaled), else the mean of all; std_scaling: whether advantages are divided by
+    max(std, std_floor): "option" (`scale_std` chooses), "always" or "never"; per_reward: accepts
+    normalize="rewards". `options` are the keyword arguments of `fused_reward_advantages` it reads.
+    """
+
+    grouped: bool
+    leave_one_out: bool
+    std_scaling: str
+    per_reward: bool = False
+
+    def __post_init__(self) -> None:
+        if self.std_scaling not in STD_SCALINGS:
+            raise ValueError(f"EstimatorSpec: std_scaling must be one of {STD_SCALINGS}, got {self.std_scaling!r}")
+        if self.leave_one_out and self.std_scaling != "never":
+            raise ValueError("EstimatorSpec: a leave-one-out baseline is never scaled (std_scaling='never')")
+        if self.per_reward and not (self.grouped and not self.leave_one_out):
+            raise ValueError("EstimatorSpec: per-reward normalisation is over a group's mean and std")
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return ((("scale_std",) if self.std_scaling == "option" else ())
+                + (("normalize",) if self.per_reward else ())
+                + (("std_floor",) if self.std_scaling != "never" else ()))
+
+    def scales(self, scale_std: bool) -> bool:
+        """Whether advantages are divided by the std, given the caller's `scale_std`."""
+        return scale_std if self.std_scaling == "option" else self.std_scaling == "always"
+
+
+ESTIMATOR_SPECS: Mapping[str, EstimatorSpec] = MappingProxyType({
+    "grpo": EstimatorSpec(grouped=True, leave_one_out=False, std_scaling="option", per_reward=True),
+    "rloo": EstimatorSpec(grouped=True, leave_one_out=True, std_scaling="never"),
+    "reinforce_pp": EstimatorSpec(grouped=False, leave_one_out=False, std_scaling="always"),
+})
+ESTIMATORS: tuple[str, ...] = tuple(ESTIMATOR_SPECS)
+GROUPED: tuple[str, ...] = tuple(name for name, spec in ESTIMATOR_SPECS.items() if spec.grouped)
+
+
+def estimator_spec(op: str, estimator: object) -> EstimatorSpec:
+    """The spec of `estimator`; ValueError (naming `op`) for an unknown one."""
+    spec = ESTIMATOR_SPECS.get(estimator) if isinstance(estimator, str) else None
+    if spec is None:
+        raise ValueError(f"{op}: `estimator` must be one of {ESTIMATORS}, got {estimator!r}")
+    return spec
 
 MAX_STATES = 12
 MAX_STEP_DELIMITER_BYTES = MAX_STATES - 1

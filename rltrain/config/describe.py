@@ -29,6 +29,13 @@ def section_model(annotation: Any) -> type[BaseModel] | None:
     return base if isinstance(base, type) and issubclass(base, BaseModel) else None
 
 
+def variants(info: FieldInfo) -> dict[str, type[BaseModel]] | None:
+    """The variants of a section keyed by a tag field (a discriminated union), by tag; else None."""
+    if not isinstance(info.discriminator, str):
+        return None
+    return {m.model_fields[info.discriminator].default: m for m in typing.get_args(info.annotation)}
+
+
 def limits(info: FieldInfo) -> list[str]:
     """Every constraint of `info` as text: ">= 0", "< 1", "non-empty", ..."""
     out = []
@@ -46,7 +53,9 @@ def limits(info: FieldInfo) -> list[str]:
 def type_name(info: FieldInfo) -> str:
     """"int", "float", "bool", "str", "one of a, b", "mapping"; " or null" when null is allowed."""
     base, nullable = _unwrap(info.annotation)
-    if typing.get_origin(base) is Literal:
+    if variants(info):
+        name = "mapping"
+    elif typing.get_origin(base) is Literal:
         name = "one of " + ", ".join(map(str, typing.get_args(base)))
     elif typing.get_origin(base) is dict or section_model(base):
         name = "mapping"
@@ -63,7 +72,10 @@ def is_float(info: FieldInfo) -> bool:
 def requirement(info: FieldInfo) -> str:
     """What a value of this field must be, for an error message ("a finite number >= 0")."""
     base, nullable = _unwrap(info.annotation)
-    if typing.get_origin(base) is Literal:
+    tagged = variants(info)
+    if tagged:
+        words = f"one of {list(tagged)} or a mapping with `{info.discriminator}` one of them"
+    elif typing.get_origin(base) is Literal:
         words = f"one of {list(typing.get_args(base))}"
     elif section_model(base) or typing.get_origin(base) is dict:
         words = "a mapping of keys"

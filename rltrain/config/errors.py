@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
 
-from rltrain.config.describe import is_float, requirement, section_model
+from rltrain.config.describe import is_float, requirement, section_model, variants
 from rltrain.config.base import FieldError
 
 MOVED_KEYS = {"rollout.gpu_memory_utilization": "rollout.vllm.gpu_memory_utilization"}
@@ -17,37 +16,45 @@ class ConfigError(ValueError):
     """A bad configuration; the message (one line) names the offending dotted key."""
 
 
-def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
-    """The section model at `loc` (`root` for ()), None if `loc` names no section."""
+def _resolve(root: type[BaseModel], loc: tuple) -> tuple[list[str], type[BaseModel] | None, str | None]:
+    """(the dotted key's parts, union tags dropped; the section model that holds the last part; the
+    tag of that section when it is a variant of a tagged section)."""
+    parts: list[str] = []
     model: type[BaseModel] | None = root
-    for part in loc:
+    holder, tag, holder_tag, i = None, None, None, 0
+    while i < len(loc):
+        part = loc[i]
+        parts.append(part)
+        holder, holder_tag = model, tag
         info = model.model_fields.get(part) if model is not None else None
-        model = section_model(info.annotation) if info is not None else None
-    return model
-
-
-def _field_at(root: type[BaseModel], loc: tuple) -> FieldInfo | None:
-    parent = _model_at(root, loc[:-1]) if loc else None
-    return parent.model_fields.get(loc[-1]) if parent is not None else None
+        tagged = variants(info) if info is not None else None
+        if tagged and i + 1 < len(loc) and loc[i + 1] in tagged:
+            model, tag, i = tagged[loc[i + 1]], loc[i + 1], i + 2
+            continue
+        model, tag, i = (section_model(info.annotation) if info is not None else None), None, i + 1
+    return parts, holder, holder_tag
 
 
 def error_line(exc: ValidationError, root: type[BaseModel]) -> str:
     """The first error of `exc` (raised validating `root`) as one line."""
     err = exc.errors(include_url=False)[0]
-    loc = tuple(p for p in err["loc"] if isinstance(p, str))
-    key = ".".join(loc)
+    parts, holder, tag = _resolve(root, tuple(p for p in err["loc"] if isinstance(p, str)))
+    key = ".".join(parts)
     cause: Any = (err.get("ctx") or {}).get("error")
     if isinstance(cause, FieldError):
-        return f"config key `{'.'.join([*loc, cause.field])}`: {cause.message}"
+        return f"config key `{'.'.join([*parts, cause.field])}`: {cause.message}"
     if isinstance(cause, ValueError):
         return f"config key `{key}`: {cause}"
     if err["type"] == "extra_forbidden":
         if key in MOVED_KEYS:
             return f"unknown config key `{key}`: it is now `{MOVED_KEYS[key]}`"
-        section = _model_at(root, loc[:-1])
-        known = ", ".join(section.model_fields) if section is not None else ""
-        return f"unknown config key `{key}` (known: {known})"
-    info = _field_at(root, loc)
+        known = ", ".join(holder.model_fields) if holder is not None else ""
+        which = f" for {'.'.join(parts[:-1])}.type={tag}" if tag is not None else ""
+        return f"unknown config key `{key}` (known{which}: {known})"
+    info = holder.model_fields.get(parts[-1]) if holder is not None and parts else None
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found") and info is not None and variants(info):
+        got = (err.get("ctx") or {}).get("tag")
+        return f"config key `{key}.{info.discriminator}`: must be one of {list(variants(info))}, got {got!r}"
     if info is None:
         return f"config key `{key}`: {err['msg'].lower()}, got {err['input']!r}"
     value = err["input"]

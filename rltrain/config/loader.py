@@ -9,7 +9,9 @@ an error. Every error is a one-line `ConfigError` naming the dotted key; nothing
 """
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,10 +19,13 @@ import yaml
 from pydantic import ValidationError
 
 from rltrain.config.errors import ConfigError, from_validation_error
+from rltrain.config.legacy import migrate
 from rltrain.config.schema import Config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "builtin.yaml"  # the built-in task
 ESCAPED_KEYS = ("reward.step_delimiter",)
+TAG = "type"
+TAGGED_SECTIONS = {("ppo", "estimator"): "gae"}  # a section keyed by `type` -> its default type
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 _ESCAPE = re.compile(r"\\([nt\\])")
 
@@ -62,14 +67,27 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
+def _tagged(path: tuple[str, ...], value: Any) -> Any:
+    """A tagged section given by name alone (`ppo.estimator: grpo`) as the mapping {"type": name}."""
+    return {TAG: value} if path in TAGGED_SECTIONS and isinstance(value, str) else value
+
+
+def _tag_names(tree: dict, path: tuple[str, ...] = ()) -> dict:
+    return {k: _tag_names(v, (*path, k)) if isinstance(v, dict) else _tagged((*path, k), v) for k, v in tree.items()}
+
+
 def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     node = tree
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
+    for i, part in enumerate(parts[:-1]):
+        child = node[part] = _tagged(tuple(parts[:i + 1]), node.setdefault(part, {}))
         if not isinstance(child, dict):
             raise ConfigError(f"config key `{dotted}`: `{part}` is not a section")
         node = child
+    value = _tagged(tuple(parts), value)
+    old = node.get(parts[-1])
+    if isinstance(value, dict) and isinstance(old, dict) and tuple(parts) in TAGGED_SECTIONS:
+        value = {**old, **value}  # `ppo.estimator.std_floor=... ppo.estimator=grpo`: both apply
     node[parts[-1]] = value
 
 
@@ -102,11 +120,39 @@ def parse_overrides(overrides: Sequence[str]) -> dict:
     return tree
 
 
-def _merge(base: dict, extra: dict) -> dict:
+def _merge(base: dict, extra: dict, path: tuple[str, ...] = ()) -> dict:
+    """`extra` over `base`, section by section; a tagged section whose `type` changes starts afresh
+    (the options of the estimator it replaces do not apply to the new one)."""
     out = dict(base)
     for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        here, old = (*path, k), out.get(k)
+        retyped = here in TAGGED_SECTIONS and isinstance(old, dict) and isinstance(v, dict) and \
+            TAG in v and v[TAG] != old.get(TAG, TAGGED_SECTIONS[here])
+        out[k] = _merge(old, v, here) if isinstance(v, dict) and isinstance(old, dict) and not retyped else v
     return out
+
+
+def _with_defaults(data: dict) -> dict:
+    """Each tagged section given without `type` gets its default type."""
+    for path, default in TAGGED_SECTIONS.items():
+        node = data
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(path[-1]), dict) and TAG not in node[path[-1]]:
+            node[path[-1]] = {TAG: default, **node[path[-1]]}
+    return data
+
+
+def _validated(data: dict) -> Config:
+    data, notices = migrate(data)
+    data = _with_defaults(data)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc, Config) from None
+    if notices and os.environ.get("LOCAL_RANK", "0") == "0":
+        print("\n".join(f"rltrain: {line}" for line in notices), file=sys.stderr, flush=True)
+    return cfg
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
@@ -117,19 +163,12 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")
         data = read_yaml(p)
-    data = _merge(data, parse_overrides(overrides))
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, Config) from None
+    return _validated(_merge(_tag_names(data), parse_overrides(overrides)))
 
 
 def with_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
     """A copy of the frozen `cfg` with dotted overrides applied, validated again."""
-    try:
-        return Config.model_validate(_merge(config_to_dict(cfg), parse_overrides(overrides)))
-    except ValidationError as exc:
-        raise from_validation_error(exc, Config) from None
+    return _validated(_merge(config_to_dict(cfg), parse_overrides(overrides)))
 
 
 def config_to_dict(cfg: Config) -> dict:

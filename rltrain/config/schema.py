@@ -13,9 +13,9 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from rltrain_kernels.options import (DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, MAX_STEP_DELIMITER_BYTES, NORMALIZATIONS,
-                                     SHAPING_MODES)
+from rltrain_kernels.options import MAX_STEP_DELIMITER_BYTES, SHAPING_MODES
 from rltrain.config.base import FiniteFloat, StrictModel, require
+from rltrain.config.estimators import EstimatorConfig, GAEEstimator
 from rltrain.config.grading import GradingConfig
 from rltrain.config.reward_scoring import (DEFAULT_IMPLICIT_BETA, ORM_FORMATS, PRM_FORMATS, SCALAR_HEADS,
                                           RewardScoringConfig)
@@ -206,15 +206,10 @@ class KLConfig(StrictModel):
 class PPOConfig(StrictModel):
     """PPO epochs, batching, clipping, losses, the advantage estimator and the optimizers."""
 
-    estimator: Literal[("gae",) + ESTIMATORS] = Field(  # type: ignore[valid-type]
-        "gae", description="advantages: gae (a critic) or critic-free grpo, rloo, reinforce_pp (no critic is "
-                           "built, trained or saved; docs/estimators.md)")
-    grpo_scale_std: bool = Field(True, description="grpo: divide by the group's std (false: subtract the mean only)")
-    grpo_normalize: Literal[NORMALIZATIONS] = Field(  # type: ignore[valid-type]
-        "returns", description="grpo: normalise full returns (keeps Clip / Delta / min-form bounded) or each "
-                               "reward (DeepSeekMath's literal process supervision; length-dependent)")
-    std_floor: FiniteFloat = Field(DEFAULT_STD_FLOOR, gt=0, description="grpo, reinforce_pp: the smallest std "
-                                   "divided by, in reward units (a group whose returns are all equal)")
+    estimator: EstimatorConfig = Field(  # type: ignore[valid-type]
+        default_factory=GAEEstimator, description="advantages: gae (a critic) or critic-free grpo, rloo, "
+        "reinforce_pp (no critic is built, trained or saved; docs/estimators.md); a name, or a mapping with "
+        "`type` and that estimator's options")
     epochs: int = Field(1, ge=1, description="passes over each iteration's batch")
     mini_batches: int = Field(1, ge=1, description="optimizer steps per epoch")
     micro_tokens: int = Field(8192, ge=1, description="tokens per micro-batch (real tokens "
@@ -223,25 +218,12 @@ class PPOConfig(StrictModel):
     clip_high: FiniteFloat = Field(0.2, ge=0, description="ratio clip above: 1 + clip_high")
     dual_clip: Optional[FiniteFloat] = Field(None, gt=1, description="dual-clip bound c for negative advantages "
                                                                      "(null = off)")
-    value_clip: FiniteFloat = Field(0.2, ge=0, description="value clip range, in return units")
-    vf_coef: FiniteFloat = Field(1.0, ge=0, description="weight of the value loss")
     entropy_coef: FiniteFloat = Field(0.0, description="entropy bonus weight (loss -= coef * entropy)")
     gamma: FiniteFloat = Field(1.0, ge=0, le=1, description="discount per token")
-    lam: FiniteFloat = Field(0.95, ge=0, le=1, description="GAE lambda")
     actor_lr: FiniteFloat = Field(1e-6, gt=0, description="actor AdamW learning rate")
-    critic_lr: FiniteFloat = Field(5e-6, gt=0, description="critic AdamW learning rate")
     weight_decay: FiniteFloat = Field(0.0, ge=0, description="AdamW weight decay")
     warmup_steps: int = Field(0, ge=0, description="linear learning-rate warm-up, in optimizer steps")
     max_grad_norm: FiniteFloat = Field(1.0, gt=0, description="gradient clipping, global L2 norm")
-    whiten_advantages: bool = Field(True, description="gae: normalise advantages over the global batch (the "
-                                                      "critic-free estimators normalise their own way)")
-
-    @model_validator(mode="after")
-    def _estimator_options(self) -> "PPOConfig":
-        for key in ("grpo_scale_std", "grpo_normalize"):  # a changed default means a GRPO run was meant
-            require(self.estimator == "grpo" or getattr(self, key) == type(self).model_fields[key].default, key,
-                    f"applies to ppo.estimator=grpo, not {self.estimator}")
-        return self
 
 
 class Config(StrictModel):
@@ -269,8 +251,9 @@ class Config(StrictModel):
                 "the supervised warm-up is for the built-in task only")
         require(self.reward.prm != "rule" or d.dataset == "arithmetic", "reward.prm",
                 "the rule-based step checker only understands the built-in arithmetic task")
-        require(self.ppo.estimator not in GROUPED or ro.n >= 2, "ppo.estimator",
-                f"{self.ppo.estimator} compares the rollout.n samples of a prompt; needs rollout.n >= 2, got {ro.n}")
+        est = self.ppo.estimator
+        require(est.critic or not est.spec.grouped or ro.n >= 2, "ppo.estimator",
+                f"{est.type} compares the rollout.n samples of a prompt; needs rollout.n >= 2, got {ro.n}")
         require(self.ppo.mini_batches <= ro.prompts * ro.n, "ppo.mini_batches",
                 f"{self.ppo.mini_batches} exceeds the samples per iteration "
                 f"(rollout.prompts * rollout.n = {ro.prompts * ro.n})")

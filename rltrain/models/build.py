@@ -32,7 +32,7 @@ class InitialPolicy:
 @dataclass
 class TrainerModels:
     """actor / critic / reference: FSDP2-sharded modules (critic None for the critic-free
-    estimators, ppo.estimator != gae); rollout_lm: an unsharded copy of the actor's causal LM for
+    estimators, ppo.estimator.type != gae); rollout_lm: an unsharded copy of the actor's causal LM for
     the built-in engine (None with vLLM); tokenizer."""
 
     actor: PolicyModule
@@ -89,7 +89,7 @@ def build_models(cfg: Config, policy: InitialPolicy, device: torch.device) -> Tr
     ref_lm = copy.deepcopy(lm).eval()
     for p in ref_lm.parameters():
         p.requires_grad_(False)
-    critic = _critic(cfg, lm, dtype, device) if cfg.ppo.estimator == "gae" else None
+    critic = _critic(cfg, lm, dtype, device) if cfg.ppo.estimator.critic else None
     if m.gradient_checkpointing:
         for module in (lm,) + ((critic.backbone,) if critic is not None else ()):
             enable = getattr(module, "activation_checkpointing_enable", None) or module.gradient_checkpointing_enable

@@ -60,7 +60,7 @@ class PPOBatch(Experience):
     old_logprobs (the actor before this iteration's updates), ref_logprobs (the reference model),
     values (the critic before the updates; 0 without a critic), returns (GAE returns, the critic's
     targets; for the critic-free estimators the return-to-go) and advantages (GAE advantages,
-    whitened over all ranks when ppo.whiten_advantages; or the critic-free estimator's)."""
+    whitened over all ranks when ppo.estimator.whiten_advantages; or the critic-free estimator's)."""
 
     old_logprobs: torch.Tensor
     ref_logprobs: torch.Tensor

@@ -16,6 +16,42 @@ from rltrain.ppo.experience import Experience, PPOBatch
 from rltrain.ppo.losses import clipped_value_loss
 
 
+@dataclass(frozen=True)
+class PolicyLossOptions:
+    """The policy loss's settings (`rltrain_kernels.ppo_policy_loss`): ratio clipping, entropy
+    bonus, k3 KL term, and the sampling temperature the log-probs are taken at."""
+
+    clip_low: float = 0.2
+    clip_high: float = 0.2
+    dual_clip: float | None = None
+    entropy_coef: float = 0.0
+    kl_loss_coef: float = 0.0
+    temperature: float = 1.0
+
+    def loss_kwargs(self) -> dict:
+        return dict(clip_low=self.clip_low, clip_high=self.clip_high, dual_clip=self.dual_clip,
+                    entropy_coef=self.entropy_coef, kl_loss_coef=self.kl_loss_coef)
+
+
+@dataclass(frozen=True)
+class ValueLossOptions:
+    """The critic's clipped value loss: clip range (return units) and weight."""
+
+    value_clip: float = 0.2
+    vf_coef: float = 1.0
+
+
+@dataclass
+class Learner:
+    """The modules an optimizer step updates and their optimizers; critic and critic_opt are None
+    for the critic-free estimators."""
+
+    actor: torch.nn.Module
+    actor_opt: torch.optim.Optimizer
+    critic: torch.nn.Module | None = None
+    critic_opt: torch.optim.Optimizer | None = None
+
+
 def _world() -> int:
     return dist.get_world_size() if dist.is_initialized() else 1
 
@@ -83,11 +119,11 @@ def _grad_norm(params, max_norm: float) -> float:
     return float(norm)
 
 
-def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, loss_kwargs: dict, temperature: float,
-                    token_budget: int, value_clip: float, vf_coef: float, max_grad_norm: float,
-                    stats: TrainStats, on_policy: bool = False) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """One optimizer step of actor and critic on `batch` (this rank's share of a mini-batch);
-    critic and critic_opt are None for the critic-free estimators (no value loss).
+def train_minibatch(learner: Learner, batch: PPOBatch, *, policy: PolicyLossOptions, value: ValueLossOptions,
+                    token_budget: int, max_grad_norm: float, stats: TrainStats,
+                    on_policy: bool = False) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """One optimizer step of the learner's actor and critic on `batch` (this rank's share of a
+    mini-batch); without a critic (the critic-free estimators) there is no value loss.
 
     on_policy=True: the actor has not changed since the rollout (the first mini-batch of the first
     epoch), so its old log-probs are this forward's own (`PolicyModule`, ratio exactly 1) and
@@ -98,6 +134,7 @@ def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, lo
     over ranks, so each rank's loss is scaled by the world size to make the step the global
     token mean.
     """
+    actor, critic = learner.actor, learner.critic
     world = _world()
     normalizer = max(all_reduce_sum([float(batch.response_mask.sum())], batch.input_ids.device)[0], 1.0)
     seen = torch.zeros(batch.response_ids.shape, dtype=torch.float32, device=batch.input_ids.device)
@@ -106,17 +143,17 @@ def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, lo
         sub = batch.select(rows)
         pl = actor(sub.input_ids, sub.attention_mask, sub.gather_index, sub.response_ids, sub.response_mask,
                    old_logprobs=None if on_policy else sub.old_logprobs, advantages=sub.advantages,
-                   ref_logprobs=sub.ref_logprobs if loss_kwargs.get("kl_loss_coef", 0.0) > 0 else None,
-                   normalizer=normalizer, temperature=temperature, on_policy=on_policy, **loss_kwargs)
+                   ref_logprobs=sub.ref_logprobs if policy.kl_loss_coef > 0 else None,
+                   normalizer=normalizer, temperature=policy.temperature, on_policy=on_policy, **policy.loss_kwargs())
         (pl.loss * world).backward()
         if on_policy:
             t = sub.response_ids.shape[1]
             seen[rows, :t], seen_entropy[rows, :t] = pl.logprobs, pl.entropy
         if critic is not None:
             values = critic(sub.input_ids, sub.attention_mask, sub.gather_index)
-            vl, vclipped = clipped_value_loss(values, sub.values, sub.returns, sub.response_mask, value_clip,
+            vl, vclipped = clipped_value_loss(values, sub.values, sub.returns, sub.response_mask, value.value_clip,
                                               normalizer)
-            (vl * vf_coef * world).backward()
+            (vl * value.vf_coef * world).backward()
             stats.value_loss += float(vl.detach())
             stats.value_clipped_sum += float(vclipped)
         m = sub.response_mask.float()
@@ -125,11 +162,11 @@ def train_minibatch(actor, critic, actor_opt, critic_opt, batch: PPOBatch, *, lo
         stats.clipped_sum += float((pl.clipped.float() * m).sum())
         stats.tokens += float(m.sum())
     stats.actor_grad_norm += _grad_norm(actor.parameters(), max_grad_norm)
-    actor_opt.step()
-    actor_opt.zero_grad(set_to_none=True)
+    learner.actor_opt.step()
+    learner.actor_opt.zero_grad(set_to_none=True)
     if critic is not None:
         stats.critic_grad_norm += _grad_norm(critic.parameters(), max_grad_norm)
-        critic_opt.step()
-        critic_opt.zero_grad(set_to_none=True)
+        learner.critic_opt.step()
+        learner.critic_opt.zero_grad(set_to_none=True)
     stats.optimizer_steps += 1
     return (seen, seen_entropy) if on_policy else None

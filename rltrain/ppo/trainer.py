@@ -23,7 +23,6 @@ from typing import Iterator, Sequence
 import torch
 
 import rltrain_kernels
-from rltrain_kernels.options import GROUPED
 from rltrain.preflight import check_world_size
 from rltrain.config.schema import Config
 from rltrain.data.prompts import bound_prompts, format_prompt
@@ -39,7 +38,8 @@ from rltrain.ppo.iteration import Estimates, Rollout, Scores
 from rltrain.ppo.iteration_metrics import iteration_metrics
 from rltrain.ppo.kl_controller import KLController
 from rltrain.ppo.losses import whiten_global, whiten_returns_global
-from rltrain.ppo.phases import TrainStats, score_policy, score_values, train_minibatch
+from rltrain.ppo.phases import (Learner, PolicyLossOptions, TrainStats, ValueLossOptions, score_policy, score_values,
+                                train_minibatch)
 from rltrain.ppo.prompts import PromptStream, load_problems, prompt_config
 from rltrain.ppo.scoring_passes import ScoringPasses, scoring_passes
 from rltrain.ppo.signal import NoSignalWarning, signal_extremes
@@ -98,7 +98,8 @@ class PPOTrainer:
         self.actor_sched = torch.optim.lr_scheduler.LambdaLR(self.actor_opt, _warmup_lambda(p.warmup_steps))
         self.critic_opt = self.critic_sched = None  # the critic-free estimators have no critic
         if self.critic is not None:
-            self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=p.critic_lr, weight_decay=p.weight_decay)
+            self.critic_opt = torch.optim.AdamW(self.critic.parameters(), lr=p.estimator.critic_lr,
+                                                weight_decay=p.weight_decay)
             self.critic_sched = torch.optim.lr_scheduler.LambdaLR(self.critic_opt, _warmup_lambda(p.warmup_steps))
         self.kl = KLController(cfg.kl.coef, cfg.kl.adaptive, cfg.kl.target, cfg.kl.horizon)
         self.stream = PromptStream(self.train_pool, cfg.rollout.prompts, cfg.run.seed)
@@ -230,6 +231,7 @@ class PPOTrainer:
         read old log-probs (`scoring_passes`), those rows are not scored here (`_train` fills them).
         The reference runs only when a KL term reads it."""
         cfg, rw, p = self.cfg, self.cfg.reward, self.cfg.ppo
+        est = p.estimator
         exp = rollout.experience.to(self.info.device)
         budget, temp = p.micro_tokens, cfg.rollout.temperature
         passes = self._passes()
@@ -244,17 +246,17 @@ class PPOTrainer:
                        shaping=rw.shaping, eta=rw.eta, prm_coef=rw.prm_coef, gamma=p.gamma, **kl)
         if self.critic is not None:
             values = score_values(self.critic, exp, budget)
-            out = rltrain_kernels.fused_reward_gae(exp.response_ids, exp.response_mask, values, scores.outcome, lam=p.lam,
-                                           **rewards)
-            adv = whiten_global(out.advantages, exp.response_mask) if p.whiten_advantages else out.advantages
+            out = rltrain_kernels.fused_reward_gae(exp.response_ids, exp.response_mask, values, scores.outcome,
+                                                   lam=est.lam, **rewards)
+            adv = whiten_global(out.advantages, exp.response_mask) if est.whiten_advantages else out.advantages
         else:
+            spec = est.spec
             out = rltrain_kernels.fused_reward_advantages(
-                exp.response_ids, exp.response_mask, scores.outcome, estimator=p.estimator,
-                group_size=cfg.rollout.n if p.estimator in GROUPED else None, scale_std=p.grpo_scale_std,
-                normalize=p.grpo_normalize, std_floor=p.std_floor, **rewards)
+                exp.response_ids, exp.response_mask, scores.outcome, estimator=est.type,
+                group_size=cfg.rollout.n if spec.grouped else None, **est.kernel_options(), **rewards)
             adv = out.advantages
-            if p.estimator == "reinforce_pp" and self.info.world_size > 1:  # the global batch, not this rank's
-                adv = whiten_returns_global(out.returns, exp.response_mask, p.std_floor)
+            if not spec.grouped and self.info.world_size > 1:  # the global batch's statistics, not this rank's
+                adv = whiten_returns_global(out.returns, exp.response_mask, est.std_floor)
             values = torch.zeros_like(adv)
         batch = PPOBatch.of(exp, old_logprobs=old_logp, ref_logprobs=ref_logp, values=values, returns=out.returns,
                             advantages=adv)
@@ -265,18 +267,21 @@ class PPOTrainer:
         one's old log-probs and entropy, when `_estimate` left them out, come from its own forward
         (ratio exactly 1) and are written into the batch before its step, for later epochs and metrics."""
         p, stats, batch = self.cfg.ppo, TrainStats(), estimates.batch
-        opts = dict(clip_low=p.clip_low, clip_high=p.clip_high, dual_clip=p.dual_clip, entropy_coef=p.entropy_coef,
-                    kl_loss_coef=self.cfg.kl.loss_coef)
+        policy = PolicyLossOptions(clip_low=p.clip_low, clip_high=p.clip_high, dual_clip=p.dual_clip,
+                                   entropy_coef=p.entropy_coef, kl_loss_coef=self.cfg.kl.loss_coef,
+                                   temperature=self.cfg.rollout.temperature)
+        est = p.estimator
+        value = ValueLossOptions(est.value_clip, est.vf_coef) if est.critic else ValueLossOptions()
+        learner = Learner(self.actor, self.actor_opt, self.critic, self.critic_opt)
         pending = estimates.on_policy_rows
         for epoch, minibatches in enumerate(plan):
             for index, rows in enumerate(minibatches):
                 on_policy = pending is not None and epoch == 0 and index == 0
                 if on_policy and not torch.equal(rows, pending):
                     raise RuntimeError("the first mini-batch is not the one whose old log-probs were left out")
-                seen = train_minibatch(self.actor, self.critic, self.actor_opt, self.critic_opt, batch.select(rows),
-                                       loss_kwargs=opts, temperature=self.cfg.rollout.temperature,
-                                       token_budget=p.micro_tokens, value_clip=p.value_clip, vf_coef=p.vf_coef,
-                                       max_grad_norm=p.max_grad_norm, stats=stats, on_policy=on_policy)
+                seen = train_minibatch(learner, batch.select(rows), policy=policy, value=value,
+                                       token_budget=p.micro_tokens, max_grad_norm=p.max_grad_norm, stats=stats,
+                                       on_policy=on_policy)
                 if seen is not None:
                     t = seen[0].shape[1]
                     batch.old_logprobs[rows, :t], estimates.entropy[rows, :t] = seen

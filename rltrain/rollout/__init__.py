@@ -13,6 +13,7 @@ _HOMES = {
     "HFRolloutEngine": "hf_engine",
     "FINISH_REASONS": "types", "RolloutEngine": "types", "RolloutOutput": "types", "SamplingParams": "types",
     "VLLMEngine": "vllm_engine", "vllm_available": "vllm_engine",
+    "VLLMEngineConfig": "rltrain.config.vllm",
     "SyncStats": "weight_sync", "sync_weights": "weight_sync",
 }
 
@@ -22,4 +23,5 @@ __all__ = sorted(_HOMES)
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    home = _HOMES[name]
+    return getattr(importlib.import_module(home if "." in home else f"{__name__}.{home}"), name)

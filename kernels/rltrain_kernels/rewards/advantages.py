@@ -13,7 +13,7 @@ import torch
 
 from rltrain_kernels.checks import check_finite_scalar
 from rltrain_kernels.dispatch import backend_module
-from rltrain_kernels.options import DEFAULT_STD_FLOOR, ESTIMATORS, GROUPED, NORMALIZATIONS
+from rltrain_kernels.options import DEFAULT_STD_FLOOR, GROUPED, NORMALIZATIONS, EstimatorSpec, estimator_spec
 from rltrain_kernels.rewards.checks import check_reward_args, check_step_columns
 
 _OP = "fused_reward_advantages"
@@ -82,12 +82,11 @@ def fused_reward_advantages(
                           logprobs=logprobs, ref_logprobs=ref_logprobs, shaping=shaping, eta=eta, prm_coef=prm_coef,
                           kl_coef=kl_coef, gamma=gamma)
     B = r.token_ids.shape[0]
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"{_OP}: `estimator` must be one of {ESTIMATORS}, got {estimator!r}")
-    group_size = _group_size(estimator, group_size, B)
+    spec = estimator_spec(_OP, estimator)
+    group_size = _group_size(estimator, spec, group_size, B)
     if normalize not in NORMALIZATIONS:
         raise ValueError(f"{_OP}: `normalize` must be one of {NORMALIZATIONS}, got {normalize!r}")
-    if normalize == "rewards" and estimator != "grpo":
+    if normalize == "rewards" and not spec.per_reward:
         raise ValueError(f"{_OP}: `normalize`='rewards' is GRPO's per-reward normalisation; "
                          f"estimator {estimator!r} normalises returns")
     if not isinstance(scale_std, bool):
@@ -96,17 +95,16 @@ def fused_reward_advantages(
     if std_floor <= 0:
         raise ValueError(f"{_OP}: `std_floor` must be > 0 (a group whose returns are all equal has std 0), "
                          f"got {std_floor}")
-    scale_std = scale_std if estimator == "grpo" else estimator == "reinforce_pp"  # rloo never scales
     impl = backend_module("rewards", backend, r.token_ids.device, _OP)
-    outputs, max_steps = impl.reward_advantages(_OP, r, estimator, group_size, scale_std, normalize == "rewards",
-                                                std_floor)
+    outputs, max_steps = impl.reward_advantages(_OP, r, spec, group_size, spec.scales(scale_std),
+                                                normalize == "rewards", std_floor)
     check_step_columns(_OP, r.step_scores, max_steps)
     return RewardAdvantages(*outputs)
 
 
-def _group_size(estimator: str, group_size: object, B: int) -> int:
-    """The checked group size (the batch for reinforce_pp; at least 1)."""
-    if estimator not in GROUPED:
+def _group_size(estimator: str, spec: EstimatorSpec, group_size: object, B: int) -> int:
+    """The checked group size (the batch for a batch-wide estimator; at least 1)."""
+    if not spec.grouped:
         if group_size is not None:
             raise ValueError(f"{_OP}: `group_size` is for {GROUPED}; {estimator!r} normalises over the whole batch "
                              f"(pass group_size=None)")

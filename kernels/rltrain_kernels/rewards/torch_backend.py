@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from rltrain_kernels.options import ShapingSpec
+from rltrain_kernels.options import EstimatorSpec, ShapingSpec
 from rltrain_kernels.rewards.checks import RewardArgs, non_finite
 from rltrain_kernels.scans.torch_backend import discounted_reverse_cumsum
 from rltrain_kernels.steps.checks import valid_and_lengths
@@ -177,8 +177,8 @@ def group_baseline_and_scale(count: torch.Tensor, total: torch.Tensor, m2: torch
 
 
 def advantage_terms(token_ids, valid, lengths, outcome, delimiter: StepDelimiter, step_scores, logprobs,
-                            ref_logprobs, spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, estimator: str,
-                            group_size: int, scale_std: bool, per_reward: bool, std_floor: float):
+                    ref_logprobs, spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, estimator: EstimatorSpec,
+                    group_size: int, scale_std: bool, per_reward: bool, std_floor: float):
     """`valid` [B, T] uint8 and `lengths` [B] from `valid_and_lengths`; the rest as validated by
     `fused_reward_advantages` (group_size = B for reinforce_pp). Returns rewards, advantages,
     returns (the return-to-go) [B, T] float32, num_steps [B] int32, process_return [B] float32.
@@ -218,11 +218,11 @@ def advantage_terms(token_ids, valid, lengths, outcome, delimiter: StepDelimiter
     full = returns[:, 0].double() if T else torch.zeros(B, dtype=torch.float64, device=valid.device)
     per_group = full.view(groups, group_size)
     total_g = per_group.sum(1)
-    if estimator == "rloo":  # the mean of the OTHER samples' full returns; no baseline for a group of one
+    if estimator.leave_one_out:  # the mean of the OTHER samples' full returns; no baseline for a group of one
         others = (total_g.repeat_interleave(group_size) - full) / max(group_size - 1, 1)
         baseline = others if group_size > 1 else torch.zeros_like(full)
         scale = torch.ones_like(full)
-    else:  # grpo, reinforce_pp: the group's full returns, normalised
+    else:  # the group's (or batch's) full returns, normalised
         count_g = torch.full_like(total_g, float(group_size))
         m2_g = ((per_group - per_group.mean(1, keepdim=True)) ** 2).sum(1)
         mean_g, scale_g = group_baseline_and_scale(count_g, total_g, m2_g, scale_std, std_floor)
@@ -250,8 +250,8 @@ def reward_gae(op: str, r: RewardArgs, values: torch.Tensor, lam: float) -> tupl
                 r.eta, r.prm_coef, r.kl_coef, r.gamma, lam)
 
 
-def reward_advantages(op: str, r: RewardArgs, estimator: str, group_size: int, scale_std: bool, per_reward: bool,
-                      std_floor: float) -> tuple[tuple, int]:
+def reward_advantages(op: str, r: RewardArgs, estimator: EstimatorSpec, group_size: int, scale_std: bool,
+                      per_reward: bool, std_floor: float) -> tuple[tuple, int]:
     """`fused_reward_advantages` on checked arguments (group_size = B for reinforce_pp); returns
     and raises as `reward_gae`, with the return-to-go as `returns`."""
     return _run(op, r, advantage_terms, r.outcome, r.delimiter, r.step_scores, r.logprobs, r.ref_logprobs, r.spec,

@@ -35,7 +35,7 @@ import torch
 import triton
 import triton.language as tl
 
-from rltrain_kernels.options import ShapingSpec
+from rltrain_kernels.options import EstimatorSpec, ShapingSpec
 from rltrain_kernels.rewards.checks import RewardArgs, max_steps_after_triton
 from rltrain_kernels.scans.triton_backend import suffix_min, suffix_scan_affine
 from rltrain_kernels.steps.delimiter import StepDelimiter
@@ -334,8 +334,8 @@ def group_block(group_size: int) -> int:
 
 
 def advantage_terms(token_ids, mask, outcome, delimiter: StepDelimiter, step_scores, logprobs, ref_logprobs,
-                             spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, estimator: str, group_size: int,
-                             scale_std: bool, per_reward: bool, std_floor: float):
+                    spec: ShapingSpec, eta, prm_coef, kl_coef, gamma, estimator: EstimatorSpec, group_size: int,
+                    scale_std: bool, per_reward: bool, std_floor: float):
     """Arguments as validated by `fused_reward_advantages` (group_size = B for reinforce_pp).
 
     Returns rewards, advantages, returns [B, T] float32, num_steps [B] int32, process_return [B]
@@ -351,7 +351,7 @@ def advantage_terms(token_ids, mask, outcome, delimiter: StepDelimiter, step_sco
         mask = row_major(as_loadable_mask(mask))
         _group_advantage_kernel[(B,)](
             stats, out[2], sparse if per_reward else stats, mask, out[1], B, T, group_size, mask.stride(0), std_floor,
-            LEAVE_ONE_OUT=estimator == "rloo", PER_REWARD=per_reward, SCALE_STD=scale_std,
+            LEAVE_ONE_OUT=estimator.leave_one_out, PER_REWARD=per_reward, SCALE_STD=scale_std,
             GBLOCK=group_block(group_size), BLOCK=block_size(T),
         )
     return out[0], out[1], out[2], nsteps, process, status
@@ -365,8 +365,8 @@ def reward_gae(op: str, r: RewardArgs, values: torch.Tensor, lam: float) -> tupl
     return tuple(outputs), max_steps_after_triton(op, outputs[3], status, STATUS_BITS)
 
 
-def reward_advantages(op: str, r: RewardArgs, estimator: str, group_size: int, scale_std: bool, per_reward: bool,
-                      std_floor: float) -> tuple[tuple, int]:
+def reward_advantages(op: str, r: RewardArgs, estimator: EstimatorSpec, group_size: int, scale_std: bool,
+                      per_reward: bool, std_floor: float) -> tuple[tuple, int]:
     """`fused_reward_advantages` on checked arguments: returns and raises as the torch backend's."""
     *outputs, status = advantage_terms(r.token_ids, r.mask, r.outcome, r.delimiter, r.step_scores, r.logprobs,
                                        r.ref_logprobs, r.spec, r.eta, r.prm_coef, r.kl_coef, r.gamma, estimator,
