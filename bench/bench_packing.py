@@ -115,8 +115,8 @@ def qwen_shaped_workload(repeats: int, token_budget: int = 8192) -> tuple[dict[b
     from rltrain.models.tiny import build_tiny_model
     from rltrain.config.tiny_model import TinyModelConfig
     from rltrain.ppo.experience import PPOBatch
-    from rltrain.ppo.phases import (Learner, PolicyLossOptions, TrainStats, ValueLossOptions, score_policy,
-                                    score_values, train_minibatch)
+    from rltrain_kernels import PPOOptions
+    from rltrain.ppo.phases import Learner, TrainStats, ValueLossOptions, score_policy, score_values, train_minibatch
 
     vocab = 8192
     exp = qwen_shaped_rows(16, 4, seed=0, vocab=vocab)
@@ -140,7 +140,7 @@ def qwen_shaped_workload(repeats: int, token_budget: int = 8192) -> tuple[dict[b
         stats = TrainStats()
         for rows in torch.tensor_split(torch.randperm(batch.size, generator=gen), 2):  # 1 epoch, 2 mini-batches
             train_minibatch(Learner(actor, actor_opt, critic, critic_opt), batch.select(rows),
-                            policy=PolicyLossOptions(), value=ValueLossOptions(value_clip=0.2, vf_coef=0.5),
+                            policy=PPOOptions(), value=ValueLossOptions(value_clip=0.2, vf_coef=0.5),
                             token_budget=token_budget, max_grad_norm=1.0, stats=stats)
 
     run()

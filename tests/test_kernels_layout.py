@@ -16,7 +16,7 @@ FAMILIES = ["policy_loss", "rewards", "steps"]  # op families: public ops, a bac
 BACKENDS = ("torch_backend", "triton_backend")
 SHARED = {"checks", "dispatch", "options"}
 PUBLIC = ["BACKENDS", "DEFAULT_STD_FLOOR", "ESTIMATORS", "ESTIMATOR_SPECS", "EstimatorSpec", "GROUPED",
-          "MAX_STEP_DELIMITER_BYTES", "NORMALIZATIONS", "PolicyLoss", "RewardAdvantages", "RewardGAE", "SHAPING_MODES", "SHAPING_SPECS", "ShapingSpec",
+          "MAX_STEP_DELIMITER_BYTES", "NORMALIZATIONS", "PPOOptions", "PolicyLoss", "RewardAdvantages", "RewardGAE", "SHAPING_MODES", "SHAPING_SPECS", "ShapingSpec",
           "StepDelimiter", "StepSegments", "delimiter_bytes", "fused_reward_advantages",
           "fused_reward_advantages_packed", "fused_reward_gae", "fused_reward_gae_packed", "linear_logprobs",
           "linear_ppo_policy_loss", "pack_tokens", "ppo_policy_loss", "resolve_backend", "segment_steps",

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
                                          EstimatorSpec, ShapingSpec)
     from rltrain_kernels.policy_loss.linear import linear_logprobs, linear_ppo_policy_loss
     from rltrain_kernels.policy_loss.loss import PolicyLoss, ppo_policy_loss
+    from rltrain_kernels.policy_loss.terms import PPOOptions
     from rltrain_kernels.rewards.advantages import RewardAdvantages, fused_reward_advantages
     from rltrain_kernels.rewards.gae import RewardGAE, fused_reward_gae
     from rltrain_kernels.rewards.packed import (fused_reward_advantages_packed, fused_reward_gae_packed,
@@ -64,6 +65,7 @@ _HOME = {  # public name -> the module that defines it
     "pack_tokens": "rewards.packed",
     "unpack_tokens": "rewards.packed",
     "PolicyLoss": "policy_loss.loss",
+    "PPOOptions": "policy_loss.terms",
     "ppo_policy_loss": "policy_loss.loss",
     "linear_logprobs": "policy_loss.linear",
     "linear_ppo_policy_loss": "policy_loss.linear",

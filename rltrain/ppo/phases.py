@@ -5,32 +5,16 @@ count is the max over ranks), since each one holds collectives.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.distributed as dist
 
+from rltrain_kernels import PPOOptions
 from rltrain.batching import balanced_groups, even_groups, plan_batches, plan_packed
 from rltrain.distributed.setup import all_reduce_max, all_reduce_sum
 from rltrain.ppo.experience import Experience, PPOBatch
 from rltrain.ppo.losses import clipped_value_loss
-
-
-@dataclass(frozen=True)
-class PolicyLossOptions:
-    """The policy loss's settings (`rltrain_kernels.ppo_policy_loss`): ratio clipping, entropy
-    bonus, k3 KL term, and the sampling temperature the log-probs are taken at."""
-
-    clip_low: float = 0.2
-    clip_high: float = 0.2
-    dual_clip: float | None = None
-    entropy_coef: float = 0.0
-    kl_loss_coef: float = 0.0
-    temperature: float = 1.0
-
-    def loss_kwargs(self) -> dict:
-        return dict(clip_low=self.clip_low, clip_high=self.clip_high, dual_clip=self.dual_clip,
-                    entropy_coef=self.entropy_coef, kl_loss_coef=self.kl_loss_coef)
 
 
 @dataclass(frozen=True)
@@ -119,11 +103,13 @@ def _grad_norm(params, max_norm: float) -> float:
     return float(norm)
 
 
-def train_minibatch(learner: Learner, batch: PPOBatch, *, policy: PolicyLossOptions, value: ValueLossOptions,
+def train_minibatch(learner: Learner, batch: PPOBatch, *, policy: PPOOptions, value: ValueLossOptions,
                     token_budget: int, max_grad_norm: float, stats: TrainStats,
                     on_policy: bool = False) -> tuple[torch.Tensor, torch.Tensor] | None:
     """One optimizer step of the learner's actor and critic on `batch` (this rank's share of a
-    mini-batch); without a critic (the critic-free estimators) there is no value loss.
+    mini-batch); without a critic (the critic-free estimators) there is no value loss. policy: the
+    policy loss's options (`rltrain_kernels.ppo_policy_loss`'s, and the temperature log-probs are
+    taken at).
 
     on_policy=True: the actor has not changed since the rollout (the first mini-batch of the first
     epoch), so its old log-probs are this forward's own (`PolicyModule`, ratio exactly 1) and
@@ -135,6 +121,8 @@ def train_minibatch(learner: Learner, batch: PPOBatch, *, policy: PolicyLossOpti
     token mean.
     """
     actor, critic = learner.actor, learner.critic
+    loss_kwargs = asdict(policy)
+    temperature = loss_kwargs.pop("temperature")
     world = _world()
     normalizer = max(all_reduce_sum([float(batch.response_mask.sum())], batch.input_ids.device)[0], 1.0)
     seen = torch.zeros(batch.response_ids.shape, dtype=torch.float32, device=batch.input_ids.device)
@@ -144,7 +132,7 @@ def train_minibatch(learner: Learner, batch: PPOBatch, *, policy: PolicyLossOpti
         pl = actor(sub.input_ids, sub.attention_mask, sub.gather_index, sub.response_ids, sub.response_mask,
                    old_logprobs=None if on_policy else sub.old_logprobs, advantages=sub.advantages,
                    ref_logprobs=sub.ref_logprobs if policy.kl_loss_coef > 0 else None,
-                   normalizer=normalizer, temperature=policy.temperature, on_policy=on_policy, **policy.loss_kwargs())
+                   normalizer=normalizer, temperature=temperature, on_policy=on_policy, **loss_kwargs)
         (pl.loss * world).backward()
         if on_policy:
             t = sub.response_ids.shape[1]

@@ -23,6 +23,7 @@ from typing import Iterator, Sequence
 import torch
 
 import rltrain_kernels
+from rltrain_kernels import PPOOptions
 from rltrain.preflight import check_world_size
 from rltrain.config.schema import Config
 from rltrain.data.prompts import bound_prompts, format_prompt
@@ -38,8 +39,7 @@ from rltrain.ppo.iteration import Estimates, Rollout, Scores
 from rltrain.ppo.iteration_metrics import iteration_metrics
 from rltrain.ppo.kl_controller import KLController
 from rltrain.ppo.losses import whiten_global, whiten_returns_global
-from rltrain.ppo.phases import (Learner, PolicyLossOptions, TrainStats, ValueLossOptions, score_policy, score_values,
-                                train_minibatch)
+from rltrain.ppo.phases import Learner, TrainStats, ValueLossOptions, score_policy, score_values, train_minibatch
 from rltrain.ppo.prompts import PromptStream, load_problems, prompt_config
 from rltrain.ppo.scoring_passes import ScoringPasses, scoring_passes
 from rltrain.ppo.signal import NoSignalWarning, signal_extremes
@@ -267,9 +267,9 @@ class PPOTrainer:
         one's old log-probs and entropy, when `_estimate` left them out, come from its own forward
         (ratio exactly 1) and are written into the batch before its step, for later epochs and metrics."""
         p, stats, batch = self.cfg.ppo, TrainStats(), estimates.batch
-        policy = PolicyLossOptions(clip_low=p.clip_low, clip_high=p.clip_high, dual_clip=p.dual_clip,
-                                   entropy_coef=p.entropy_coef, kl_loss_coef=self.cfg.kl.loss_coef,
-                                   temperature=self.cfg.rollout.temperature)
+        policy = PPOOptions(clip_low=p.clip_low, clip_high=p.clip_high, dual_clip=p.dual_clip,
+                            entropy_coef=p.entropy_coef, kl_loss_coef=self.cfg.kl.loss_coef,
+                            temperature=self.cfg.rollout.temperature)
         est = p.estimator
         value = ValueLossOptions(est.value_clip, est.vf_coef) if est.critic else ValueLossOptions()
         learner = Learner(self.actor, self.actor_opt, self.critic, self.critic_opt)

@@ -22,7 +22,8 @@ NEG_LOGIT = -1.0e30  # finite "minus infinity" for z and log p: exp gives 0, 0 *
 
 @dataclass(frozen=True)
 class PPOOptions:
-    """Validated scalar options of the policy loss (see `rltrain_kernels.ppo_policy_loss`)."""
+    """Scalar options of the policy loss (`rltrain_kernels.ppo_policy_loss`'s keyword arguments and
+    the temperature); the op validates them."""
 
     clip_low: float = 0.2
     clip_high: float = 0.2
