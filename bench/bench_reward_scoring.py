@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python bench/bench_reward_scoring.py                      # CPU, every format, tiny models
     python bench/bench_reward_scoring.py --device cuda --dtype bfloat16 --hidden 1024 --layers 8 --responses 1024
 
-A random checkpoint of each format is written in its published layout (`rltrain.rewards.tiny_checkpoints`,
+A random checkpoint of each format is written in its published layout (`tests/support/tiny_checkpoints.py`,
 sized by --hidden / --layers; the tokenizer is the built-in task's BPE with "<extra_0>" added) and
 loaded with `load_prm` / `load_orm` as the trainer does. The responses are the built-in task's
 reference solutions (3-4 steps each), tokenized by the same tokenizer as the policy's. Each format
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "kernels")]
+sys.path[:0] = [str(REPO), str(REPO / "kernels"), str(REPO / "tests" / "support")]  # tiny_checkpoints
 
 import torch  # noqa: E402
 
@@ -50,7 +50,7 @@ def scoring_batch(tok, count: int, seed: int):
 def write_checkpoint(fmt: str, root: Path, tok, size: dict) -> dict:
     """load_prm / load_orm keyword arguments (path included) for a fresh `fmt` checkpoint."""
     from rltrain.rewards import ValueHeadModel
-    from rltrain.rewards.tiny_checkpoints import (write_causal_lm, write_qwen_prm, write_sequence_classifier,
+    from tiny_checkpoints import (write_causal_lm, write_qwen_prm, write_sequence_classifier,
                                                   write_token_classifier)
 
     if fmt == "qwen-prm":
@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
     from rltrain.models.tiny import build_tiny_tokenizer
-    from rltrain.rewards.tiny_checkpoints import as_qwen_prm_tokenizer
+    from tiny_checkpoints import as_qwen_prm_tokenizer
 
     tok = as_qwen_prm_tokenizer(build_tiny_tokenizer())
     tok.add_tokens([" ки"])

@@ -25,13 +25,13 @@ def run_kernel_tests(out_dir: Path, on_gpu: bool, timeout_s: float, workers: int
     files = KERNEL_TESTS if on_gpu else TINY_TESTS
     xml = out_dir / "kernel_tests.xml"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
-           *[str(REPO / "tests" / f) for f in files]]
+           *[str(REPO / "tests" / "fused_ops" / f) for f in files]]
     if on_gpu and workers > 1:
         cmd += ["-n", str(workers)]  # pytest-xdist: Triton compiles in parallel
     env = {k: v for k, v in os.environ.items() if not (on_gpu and k == "TRITON_INTERPRET")}
     if not on_gpu:
         env["TRITON_INTERPRET"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(REPO / "kernels"), str(REPO / "tests"), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), str(REPO / "kernels"), str(REPO / "tests" / "support"), env.get("PYTHONPATH")]))
     with open(out_dir / "kernel_tests.log", "w") as log:
         subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s)
     return _rows_from_junit(xml)

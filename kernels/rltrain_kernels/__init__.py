@@ -13,7 +13,7 @@ and its Triton code (`triton_backend.py`), the two backends exposing the same fu
 Shared: dispatch.py (`backend_module`, the one backend dispatch: "auto" | "triton" |
 "torch"), checks.py (argument checks), options.py (every registry and limit a config reads,
 imports no torch). Backends import checks, options, scans and other backends of their own
-kind, never an API module (tests/test_kernels_layout.py checks this). This package never
+kind, never an API module (tests/fused_ops/test_kernels_layout.py checks this). This package never
 imports `rltrain`. Names load on first use, so `from rltrain_kernels.options import
 SHAPING_MODES` (or `rltrain_kernels.SHAPING_MODES`) imports no torch.
 

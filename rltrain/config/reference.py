@@ -1,6 +1,6 @@
 """The config reference, generated from the models: one row per key (type, default, constraint,
 description). `python rltrain/main.py --help` prints it; docs/trainer.md holds it as a table
-(tests/test_config_reference.py keeps the two equal). Regenerate the doc's table with
+(tests/config/test_config_reference.py keeps the two equal). Regenerate the doc's table with
 
     python -m rltrain.config.reference --write docs/trainer.md
 """
