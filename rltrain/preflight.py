@@ -18,6 +18,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from rltrain.config.engines import ROLLOUT_ENGINES
 from rltrain.config.errors import ConfigError
 from rltrain.config.loader import DEFAULT_CONFIG, load_config
 from rltrain.config.schema import Config
@@ -139,9 +140,12 @@ def check_environment(cfg: Config, world_size: int | None = None) -> None:
                                                               else "flash_attn_interface"):
         raise ConfigError(f"config key `model.attn_implementation`: {attn} needs the flash-attn package, which is "
                           "not installed here; use sdpa")
-    if cfg.rollout.engine == "vllm" and not (_has_module("vllm") and _has_module("rltrain.rollout.vllm_engine")):
-        raise ConfigError("config key `rollout.engine`: vllm needs the `vllm` package and "
-                          "rltrain.rollout.vllm_engine; use rollout.engine=builtin")
+    engine = ROLLOUT_ENGINES[cfg.rollout.engine]
+    missing = [m for m in (*engine.requires, engine.builder.partition(":")[0]) if not _has_module(m)]
+    if missing:
+        raise ConfigError(f"config key `rollout.engine`: {cfg.rollout.engine} needs "
+                          f"{' and '.join(f'`{m}`' for m in missing)}, which cannot be imported here; "
+                          "use rollout.engine=builtin")
 
 
 def checked_config(args: argparse.Namespace, world_size: int | None = None) -> Config:

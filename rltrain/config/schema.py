@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from rltrain_kernels.options import MAX_STEP_DELIMITER_BYTES, SHAPING_MODES
 from rltrain.config.base import FiniteFloat, StrictModel, require
+from rltrain.config.engines import ENGINES, ROLLOUT_ENGINES
 from rltrain.config.estimators import EstimatorConfig, GAEEstimator
 from rltrain.config.grading import GradingConfig
 from rltrain.config.reward_scoring import (DEFAULT_IMPLICIT_BETA, ORM_FORMATS, PRM_FORMATS, SCALAR_HEADS,
@@ -104,7 +105,8 @@ class DataConfig(StrictModel):
 class RolloutConfig(StrictModel):
     """Sampling responses: which engine, how many, how long."""
 
-    engine: Literal["builtin", "vllm"] = Field("builtin", description="builtin (transformers generate) or vllm")
+    engine: Literal[ENGINES] = Field(  # type: ignore[valid-type]
+        "builtin", description="; ".join(f"{name}: {spec.description}" for name, spec in ROLLOUT_ENGINES.items()))
     prompts: int = Field(32, ge=1, description="prompts per iteration over all ranks (divisible by the world size)")
     n: int = Field(4, ge=1, description="responses per prompt")
     temperature: FiniteFloat = Field(1.0, gt=0, description="sampling temperature (PPO needs sampling)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from rltrain.config.engines import ROLLOUT_ENGINES
 from rltrain.rollout.engine_dtype import EngineDtype
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,7 @@ def likely_causes(dtype: EngineDtype, top_p: float, engine: str = "vllm") -> lis
     """The likely causes of a large gap for rollout.engine=`engine`, those this configuration points at first."""
     causes = []
     if dtype.mismatch:
-        fix = "rollout.vllm.dtype=trainer makes them equal" if engine == "vllm" else \
-            "the built-in engine samples with the float32 parameters; rollout.engine=vllm follows the trainer"
+        fix = ROLLOUT_ENGINES[engine].dtype_fix
         causes.append(f"{dtype.mismatch} ({fix})")
     if top_p < 1:
         causes.append(f"rollout.top_p={top_p} < 1: an engine that reports log-probs of the truncated distribution")

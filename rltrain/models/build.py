@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rltrain.config.engines import ROLLOUT_ENGINES
 from rltrain.config.schema import Config
 from rltrain.models.heads import CriticModule, PolicyModule
 from rltrain.models.sharding import shard_module
@@ -85,7 +86,7 @@ def build_models(cfg: Config, policy: InitialPolicy, device: torch.device) -> Tr
     if lm.config._attn_implementation != m.attn_implementation:  # the built-in model is built with sdpa
         lm.set_attn_implementation(m.attn_implementation)
     lm = lm.to(device=device, dtype=dtype)
-    rollout_lm = copy.deepcopy(lm).eval() if cfg.rollout.engine == "builtin" else None
+    rollout_lm = copy.deepcopy(lm).eval() if ROLLOUT_ENGINES[cfg.rollout.engine].rollout_copy else None
     ref_lm = copy.deepcopy(lm).eval()
     for p in ref_lm.parameters():
         p.requires_grad_(False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rltrain.config.engines import ROLLOUT_ENGINES
 from rltrain.config.schema import Config, ModelConfig
 from rltrain.config.vllm import FOLLOW_TRAINER
 
@@ -54,12 +55,21 @@ def trainer_compute_dtype(model: ModelConfig, device_type: str) -> tuple[str, st
 def engine_dtype(cfg: Config, device_type: str) -> EngineDtype:
     """The dtype the configured rollout engine computes in, and why."""
     trainer, why = trainer_compute_dtype(cfg.model, device_type)
-    if cfg.rollout.engine == "builtin":
+    spec = ROLLOUT_ENGINES[cfg.rollout.engine]
+    if spec.dtype_key is None:  # it runs the actor's parameters as they are
         params = "bfloat16" if device_type == "cuda" and cfg.model.dtype == "bfloat16" else "float32"
-        return EngineDtype(params, trainer, f"the built-in engine runs the actor's {params} parameters; "
+        return EngineDtype(params, trainer, f"the {cfg.rollout.engine} engine runs the actor's {params} parameters; "
                                             f"the trainer computes in {trainer} ({why})")
-    requested = cfg.rollout.vllm.dtype
+    key = spec.dtype_key
+    requested = _config_value(cfg, key)
     if requested == FOLLOW_TRAINER:
-        return EngineDtype(trainer, trainer, f"rollout.vllm.dtype=trainer: the trainer computes in {trainer} ({why})")
+        return EngineDtype(trainer, trainer, f"{key}=trainer: the trainer computes in {trainer} ({why})")
     same = "the trainer computes in it too" if requested == trainer else f"the trainer computes in {trainer} ({why})"
-    return EngineDtype(requested, trainer, f"rollout.vllm.dtype={requested} set explicitly; {same}")
+    return EngineDtype(requested, trainer, f"{key}={requested} set explicitly; {same}")
+
+
+def _config_value(cfg: Config, dotted: str) -> str:
+    value = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value

@@ -139,3 +139,9 @@ class HFRolloutEngine(RolloutEngine):
                 raise ValueError(f"update_weights: `{name}` has shape {tuple(tensor.shape)}, "
                                  f"the model expects {tuple(target.shape)}")
             target.copy_(tensor.to(device=target.device, dtype=target.dtype))
+
+
+def engine_from_config(cfg, rollout_lm, tokenizer, model_dir, device_type: str) -> HFRolloutEngine:
+    """rollout.engine=builtin (`rltrain.config.engines`): generates with the actor's unsharded copy,
+    micro-batched by rollout.token_budget; model_dir and device_type are not read."""
+    return HFRolloutEngine.from_tokenizer(rollout_lm, tokenizer, token_budget=cfg.rollout.token_budget)

@@ -242,3 +242,15 @@ class VLLMEngine(RolloutEngine):
         if self._can_sleep() and self.asleep:
             self.llm.wake_up()
         self.asleep = False
+
+
+def engine_from_config(cfg, rollout_lm, tokenizer, model_dir, device_type: str) -> VLLMEngine:
+    """rollout.engine=vllm (`rltrain.config.engines`): loads the policy from `model_dir` (else
+    model.policy) with rollout.vllm, its dtype resolved for a `device_type` trainer; stops at the
+    tokenizer's eos token. rollout_lm is not read (vLLM holds its own copy)."""
+    from rltrain.rollout.factory import vllm_engine_config
+
+    engine_cfg, _ = vllm_engine_config(cfg, device_type)
+    eos = getattr(tokenizer, "eos_token_id", None)
+    return VLLMEngine.from_config(model_dir or cfg.model.policy, engine_cfg,
+                                  eos_token_ids=None if eos is None else (eos,))
