@@ -1,7 +1,7 @@
 """The reward models' config: format names and `RewardScoringConfig` (the trainer's `reward.scoring`).
 
 Plain data, no torch: the trainer's config (`rltrain.config.schema.RewardConfig`) embeds it and
-validates it before any model loads. `formats.py` detects the formats named here.
+validates it before any model loads. The formats are the rows of `rltrain.config.reward_formats`.
 """
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from pydantic import Field
 
 from rltrain.config.base import StrictModel
 
-PRM_FORMATS = ("value-head", "step-tag", "qwen-prm", "token-classification", "implicit")
-ORM_FORMATS = ("value-head", "sequence-classification")
+
 SCALAR_HEADS = ("sigmoid", "raw")
 DEFAULT_IMPLICIT_BETA = 0.001  # EurusPRM's usage
 

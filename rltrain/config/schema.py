@@ -18,7 +18,8 @@ from rltrain.config.base import FiniteFloat, StrictModel, require
 from rltrain.config.engines import ENGINES, ROLLOUT_ENGINES
 from rltrain.config.estimators import EstimatorConfig, GAEEstimator
 from rltrain.config.grading import GradingConfig
-from rltrain.config.reward_scoring import (DEFAULT_IMPLICIT_BETA, ORM_FORMATS, PRM_FORMATS, SCALAR_HEADS,
+from rltrain.config.reward_formats import ORM_FORMATS, PRM_FORMATS
+from rltrain.config.reward_scoring import (DEFAULT_IMPLICIT_BETA, SCALAR_HEADS,
                                           RewardScoringConfig)
 from rltrain.config.tiny_model import TinyModelConfig
 from rltrain.config.vllm import VLLMEngineConfig

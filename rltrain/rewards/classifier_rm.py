@@ -134,3 +134,22 @@ class ChatOutcomeRenderer:
         if not ids:
             raise ValueError("ChatOutcomeRenderer: empty question and response: nothing to score")
         return Row(ids, [len(ids) - 1])
+
+
+def _classifier_parts(folder: Path, fmt: str, renderer, options):
+    from rltrain.rewards.loading import ScorerParts
+    from rltrain.rewards.readouts import scalar_readout, sigmoid
+
+    model = ClassifierHeadModel.from_pretrained(folder, fmt, dtype=options.dtype, device=options.device,
+                                                attn_implementation=options.attn_implementation)
+    return ScorerParts(model, renderer, scalar_readout(options.scalar_head) if model.num_labels == 1 else sigmoid)
+
+
+def token_classifier_parts(folder: Path, tokenizer, role: str, options):
+    """The `token-classification` format (a PRM): the head read at the separator after each step."""
+    return _classifier_parts(folder, "token-classification", SeparatorStepRenderer(), options)
+
+
+def sequence_classifier_parts(folder: Path, tokenizer, role: str, options):
+    """The `sequence-classification` format (an ORM): the head at the conversation's last token."""
+    return _classifier_parts(folder, "sequence-classification", ChatOutcomeRenderer(), options)

@@ -13,27 +13,19 @@ ORM formats (`reward.orm_format`):
     value-head            as above
     sequence-classification  "*ForSequenceClassification" (Skywork-Reward style, TRL's RewardTrainer)
 
-`detect_format(folder, role)` applies the rules in that order; a folder that matches none raises
-`UnknownRewardModelError`, one line saying what was looked for and what was found.
+`detect_format(folder, role)` applies the rules of `rltrain.config.reward_formats.REWARD_FORMATS`
+(marker files first, then architectures, in the table's order); a folder that matches none raises
+`UnknownRewardModelError`, one line saying what was looked for and what was found. Imports no torch.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from rltrain.config.reward_formats import ORM_FORMATS, PRM_FORMATS, REWARD_FORMATS
 from rltrain.errors import UserError
-from rltrain.config.reward_scoring import ORM_FORMATS, PRM_FORMATS
-from rltrain.rewards.value_head import HEAD_WEIGHTS
 
 FORMATS = {"prm": PRM_FORMATS, "orm": ORM_FORMATS}
-
-# (suffix of a config.json architecture, format, what it is), in the order they are tried
-_ARCHITECTURES = {
-    "prm": (("ForProcessRewardModel", "qwen-prm", "Qwen2.5-Math-PRM"),
-            ("ForTokenClassification", "token-classification", "token-classification PRM"),
-            ("ForCausalLM", "step-tag", "Math-Shepherd step-tag PRM")),
-    "orm": (("ForSequenceClassification", "sequence-classification", "sequence-classification ORM"),),
-}
 
 
 class UnknownRewardModelError(UserError, ValueError):
@@ -55,10 +47,17 @@ def architectures(folder: str | Path) -> list[str]:
     return [str(a) for a in read_config(folder).get("architectures") or []]
 
 
+def _rules(role: str) -> list[tuple[str, str, str]]:
+    """(kind "file" | "architecture", what to look for, format) for `role`, in the order they are tried."""
+    rows = [(name, fmt) for name, fmt in REWARD_FORMATS.items() if role in fmt.roles]
+    return ([("file", f.marker_file, name) for name, f in rows if f.marker_file]
+            + [("architecture", f.architecture, name) for name, f in rows if f.architecture])
+
+
 def _looked_for(role: str) -> str:
-    rules = [f"{HEAD_WEIGHTS} (value-head)"]
-    rules += [f"architectures *{suffix} ({fmt}: {what})" for suffix, fmt, what in _ARCHITECTURES[role]]
-    return "; ".join(rules)
+    return "; ".join(f"{what} ({fmt})" if kind == "file" else
+                     f"architectures *{what} ({fmt}: {REWARD_FORMATS[fmt].description})"
+                     for kind, what, fmt in _rules(role))
 
 
 def _found(folder: Path) -> str:
@@ -73,12 +72,14 @@ def detect_format(folder: str | Path, role: str) -> str:
     if role not in FORMATS:
         raise ValueError(f"detect_format: role must be 'prm' or 'orm', got {role!r}")
     folder = Path(folder)
-    if (folder / HEAD_WEIGHTS).is_file():
-        return "value-head"
+    rules = _rules(role)
+    for kind, what, fmt in rules:
+        if kind == "file" and (folder / what).is_file():
+            return fmt
     model_type = str(read_config(folder).get("model_type", ""))
     for arch in architectures(folder):
-        for suffix, fmt, _ in _ARCHITECTURES[role]:
-            if arch.endswith(suffix):
+        for kind, what, fmt in rules:
+            if kind == "architecture" and arch.endswith(what):
                 check_decoder(folder, model_type)
                 return fmt
     key = f"reward.{role}_format"

@@ -108,3 +108,19 @@ class ImplicitStepRenderer:
             ids += list(tokenizer.encode(step, add_special_tokens=False)) if step else []
             positions.append(len(ids) - 1)
         return Row(ids, positions) if steps else Row(ids, [])
+
+
+def scorer_parts(folder: Path, tokenizer, role: str, options):
+    """The `implicit` format (PRIME): beta x the step's log-ratio of the LM and `implicit_reference`."""
+    from rltrain.rewards.formats import UnknownRewardModelError
+    from rltrain.rewards.loading import ScorerParts
+    from rltrain.rewards.readouts import step_differences
+    from rltrain.rewards.value_head import resolve_model_path
+
+    if options.implicit_reference is None:
+        raise UnknownRewardModelError("an implicit PRM needs its reference LM: set reward.implicit_reference "
+                                      "(load_prm(implicit_reference=...))")
+    reference = resolve_model_path(options.implicit_reference, allow_download=options.allow_download)
+    model = ImplicitPRMModel.from_pretrained(folder, reference, beta=options.implicit_beta, dtype=options.dtype,
+                                             device=options.device, attn_implementation=options.attn_implementation)
+    return ScorerParts(model, ImplicitStepRenderer(), step_differences)

@@ -168,3 +168,12 @@ class QwenPRMRenderer:
             raise ValueError(f"Qwen PRM rendering: {len(positions)} separator tokens for {len(steps)} steps (the "
                              "chat template or the tokenizer altered the separator)")
         return Row(ids, positions)
+
+
+def scorer_parts(folder: Path, tokenizer, role: str, options):
+    """The `qwen-prm` format: Qwen2Model + the score head, steps joined by the separator token."""
+    from rltrain.rewards.loading import ScorerParts
+
+    model = QwenProcessRewardModel.from_pretrained(folder, dtype=options.dtype, device=options.device,
+                                                   attn_implementation=options.attn_implementation)
+    return ScorerParts(model, QwenPRMRenderer(separator_id(tokenizer)))

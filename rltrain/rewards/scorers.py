@@ -8,7 +8,8 @@
 
 This is the trainer's default scorer module (`reward.scorer_module=scorers`, `factory.py`). No
 checkpoint's own Python code is ever executed (`trust_remote_code` stays off); a Qwen2.5-Math-PRM
-is rebuilt from transformers' Qwen2Model and its head tensors (`qwen_prm.py`).
+is rebuilt from transformers' Qwen2Model and its head tensors (`qwen_prm.py`). Each format's loader
+is its `rltrain.config.reward_formats.REWARD_FORMATS` row's (`loading.load_parts`).
 """
 from __future__ import annotations
 
@@ -17,14 +18,13 @@ from typing import Callable
 
 import torch
 
-from rltrain.rewards.formats import UnknownRewardModelError, check_format, detect_format
-from rltrain.rewards.readouts import scalar_readout, sigmoid, step_differences
-from rltrain.rewards.render import RenderConfig
-from rltrain.rewards.renderers import TextStepRenderer
+from rltrain.rewards.formats import check_format, detect_format
+from rltrain.rewards.loading import LoadOptions, load_parts
+from rltrain.rewards.readouts import sigmoid
 from rltrain.rewards.scoring import OutcomeRewardScorer, ProcessRewardScorer
 from rltrain.rewards.sharded import shard_reward_model
-from rltrain.rewards.step_tag import DEFAULT_BAD, DEFAULT_GOOD, DEFAULT_STEP_TAG, StepTagLM, StepTagTokens
-from rltrain.rewards.value_head import ValueHeadModel, default_dtype, resolve_model_path
+from rltrain.rewards.step_tag import DEFAULT_BAD, DEFAULT_GOOD, DEFAULT_STEP_TAG
+from rltrain.rewards.value_head import default_dtype, resolve_model_path
 
 __all__ = ["OutcomeRewardScorer", "ProcessRewardScorer", "load_orm", "load_prm"]
 
@@ -38,16 +38,6 @@ def _load_tokenizer(folder: Path):
 def _format(folder: Path, fmt: str, role: str) -> str:
     check_format(fmt, role)
     return detect_format(folder, role) if fmt == "auto" else fmt
-
-
-def _step_tag_model(folder: Path, tokenizer, dtype, device, step_tag: str, good: str, bad: str, attn: str):
-    from transformers import AutoModelForCausalLM
-
-    lm = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True, trust_remote_code=False,
-                                              attn_implementation=attn)
-    tokens = StepTagTokens.resolve(tokenizer, step_tag, good, bad, vocab_size=lm.get_input_embeddings().weight.shape[0])
-    return StepTagLM(lm.to(device).eval(), tokens), TextStepRenderer(RenderConfig.math_shepherd(), tokens.tag,
-                                                                     question_only=True)
 
 
 def load_prm(path: str | Path, *, format: str = "auto", policy_tokenizer=None, device: str | torch.device = "cpu",
@@ -69,37 +59,12 @@ def load_prm(path: str | Path, *, format: str = "auto", policy_tokenizer=None, d
     folder = resolve_model_path(path, allow_download=allow_download)
     fmt = _format(folder, format, "prm")
     tokenizer = _load_tokenizer(folder)
-    dtype = dtype or default_dtype(device)
-    readout = sigmoid
-    if fmt == "value-head":
-        model = ValueHeadModel.from_pretrained(folder, dtype=dtype, device=device)
-        renderer = TextStepRenderer(RenderConfig(**model.metadata.get("render", {})))
-    elif fmt == "step-tag":
-        model, renderer = _step_tag_model(folder, tokenizer, dtype, device, step_tag, good_token, bad_token,
-                                          attn_implementation)
-    elif fmt == "qwen-prm":
-        from rltrain.rewards.qwen_prm import QwenPRMRenderer, QwenProcessRewardModel, separator_id
-
-        renderer = QwenPRMRenderer(separator_id(tokenizer))
-        model = QwenProcessRewardModel.from_pretrained(folder, dtype=dtype, device=device,
-                                                       attn_implementation=attn_implementation)
-    elif fmt == "token-classification":
-        from rltrain.rewards.classifier_rm import ClassifierHeadModel, SeparatorStepRenderer
-
-        model = ClassifierHeadModel.from_pretrained(folder, fmt, dtype=dtype, device=device,
-                                                    attn_implementation=attn_implementation)
-        renderer = SeparatorStepRenderer()
-        readout = scalar_readout(scalar_head) if model.num_labels == 1 else sigmoid
-    else:  # implicit
-        from rltrain.rewards.implicit_prm import ImplicitPRMModel, ImplicitStepRenderer
-
-        if implicit_reference is None:
-            raise UnknownRewardModelError("an implicit PRM needs its reference LM: set reward.implicit_reference "
-                                          "(load_prm(implicit_reference=...))")
-        reference = resolve_model_path(implicit_reference, allow_download=allow_download)
-        model = ImplicitPRMModel.from_pretrained(folder, reference, beta=implicit_beta, dtype=dtype, device=device,
-                                                 attn_implementation=attn_implementation)
-        renderer, readout = ImplicitStepRenderer(), step_differences
+    options = LoadOptions(device=device, dtype=dtype or default_dtype(device), attn_implementation=attn_implementation,
+                          scalar_head=scalar_head, step_tag=step_tag, good_token=good_token, bad_token=bad_token,
+                          implicit_reference=implicit_reference, implicit_beta=implicit_beta,
+                          allow_download=allow_download)
+    parts = load_parts(fmt, folder, tokenizer, "prm", options)
+    model, renderer, readout = parts.model, parts.renderer, parts.readout or sigmoid
     model, collective = shard_reward_model(model, device) if shard else (model, False)
     return ProcessRewardScorer(model, tokenizer, renderer=renderer, readout=readout, token_budget=token_budget,
                                prompt_format=prompt_format, device=device, collective=collective,
@@ -117,16 +82,11 @@ def load_orm(path: str | Path, *, format: str = "auto", policy_tokenizer=None, d
     folder = resolve_model_path(path, allow_download=allow_download)
     fmt = _format(folder, format, "orm")
     tokenizer = _load_tokenizer(folder)
-    dtype = dtype or default_dtype(device)
+    options = LoadOptions(device=device, dtype=dtype or default_dtype(device), attn_implementation=attn_implementation,
+                          scalar_head=scalar_head, allow_download=allow_download)
+    parts = load_parts(fmt, folder, tokenizer, "orm", options)
     common = dict(token_budget=token_budget, prompt_format=prompt_format, device=device, pack_sequences=pack_sequences)
-    if fmt == "value-head":
-        model, extra = ValueHeadModel.from_pretrained(folder, dtype=dtype, device=device), {}
-    else:
-        from rltrain.rewards.classifier_rm import ChatOutcomeRenderer, ClassifierHeadModel
-
-        model = ClassifierHeadModel.from_pretrained(folder, fmt, dtype=dtype, device=device,
-                                                    attn_implementation=attn_implementation)
-        extra = dict(renderer=ChatOutcomeRenderer(),
-                     readout=scalar_readout(scalar_head) if model.num_labels == 1 else sigmoid)
+    extra = {k: v for k, v in (("renderer", parts.renderer), ("readout", parts.readout)) if v is not None}
+    model = parts.model
     model, collective = shard_reward_model(model, device) if shard else (model, False)
     return OutcomeRewardScorer(model, tokenizer, collective=collective, **extra, **common)

@@ -95,3 +95,19 @@ class StepTagLM(TokenScoreModel):
         if tokenizer is not None:
             tokenizer.save_pretrained(path)
         return path
+
+
+def scorer_parts(folder, tokenizer, role: str, options):
+    """The `step-tag` format (Math-Shepherd): the causal LM's "+"/"-" logits at each step tag."""
+    from transformers import AutoModelForCausalLM
+
+    from rltrain.rewards.loading import ScorerParts
+    from rltrain.rewards.render import RenderConfig
+    from rltrain.rewards.renderers import TextStepRenderer
+
+    lm = AutoModelForCausalLM.from_pretrained(folder, dtype=options.dtype, local_files_only=True,
+                                              trust_remote_code=False, attn_implementation=options.attn_implementation)
+    tokens = StepTagTokens.resolve(tokenizer, options.step_tag or DEFAULT_STEP_TAG, options.good_token or DEFAULT_GOOD,
+                                   options.bad_token or DEFAULT_BAD, vocab_size=lm.get_input_embeddings().weight.shape[0])
+    return ScorerParts(StepTagLM(lm.to(options.device).eval(), tokens),
+                       TextStepRenderer(RenderConfig.math_shepherd(), tokens.tag, question_only=True))

@@ -20,9 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from rltrain.config.reward_formats import VALUE_HEAD_FILE
 from rltrain.rewards.token_model import TokenScoreModel
 
-HEAD_WEIGHTS = "value_head.safetensors"
+HEAD_WEIGHTS = VALUE_HEAD_FILE
 HEAD_CONFIG = "value_head.json"
 FORMAT_VERSION = 1
 
@@ -168,3 +169,17 @@ def read_head_config(folder: str | Path) -> dict[str, Any]:
         return json.loads(f.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise MissingValueHeadError(f"{f}: not valid JSON ({exc.msg})") from None
+
+
+def scorer_parts(folder: Path, tokenizer, role: str, options):
+    """The `value-head` format (rltrain.config.reward_formats): a PRM renders its steps as the
+    checkpoint's value_head.json says it was trained; an ORM uses the scorer's defaults."""
+    from rltrain.rewards.loading import ScorerParts
+
+    model = ValueHeadModel.from_pretrained(folder, dtype=options.dtype, device=options.device)
+    if role == "orm":
+        return ScorerParts(model)
+    from rltrain.rewards.render import RenderConfig
+    from rltrain.rewards.renderers import TextStepRenderer
+
+    return ScorerParts(model, TextStepRenderer(RenderConfig(**model.metadata.get("render", {}))))
