@@ -3,6 +3,7 @@ a package Python could import instead (tests/ is on sys.path, so a folder tests/
 `import vllm` finds where vLLM is not installed)."""
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 from pathlib import Path
 
@@ -23,6 +24,20 @@ def test_tests_live_in_area_folders_and_helpers_in_support():
         if folder.name != "support":
             assert list(folder.glob("test_*.py")), f"{folder} holds no tests"
             assert not (folder / "__init__.py").exists(), folder
+
+
+def test_a_test_module_imports_test_modules_of_its_own_folder_only():
+    """Another folder's test module is importable only when pytest happened to collect that folder
+    first (running one folder alone would fail); shared code belongs in tests/support."""
+    bad = []
+    for path in TESTS.rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("test_") and not (path.parent / f"{name}.py").is_file():
+                    bad.append(f"{path.relative_to(TESTS)}:{node.lineno} imports {name}")
+    assert not bad, bad
 
 
 def test_no_folder_is_named_like_an_importable_package():

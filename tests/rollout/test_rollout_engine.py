@@ -6,6 +6,7 @@ from rltrain.batching import plan_batches
 from rltrain.data import encode_prompts
 from rltrain.models.tiny import build_tiny
 from rltrain.rollout import HFRolloutEngine, RolloutOutput, SamplingParams
+from teacher_forcing import teacher_forced_logprobs
 
 QUESTIONS = ["1+1?", "What is twelve plus seven, times three? Think step by step.", "Add 4 and 5."]
 
@@ -20,14 +21,6 @@ def tiny():
 def engine(tiny):
     model, tok, _ = tiny
     return HFRolloutEngine.from_tokenizer(model, tok)
-
-
-def teacher_forced_logprobs(model, prompt, response, temperature):
-    ids = torch.tensor([prompt + response])
-    with torch.no_grad():
-        logits = model(ids).logits[0].float()
-    logp = torch.log_softmax(logits / (temperature or 1.0), dim=-1)[len(prompt) - 1:-1]
-    return logp.gather(1, torch.tensor(response)[:, None])[:, 0]
 
 
 def test_sampling_shapes(tiny, engine):

@@ -8,7 +8,7 @@ import os
 import pytest
 import torch
 
-from test_rollout_engine import teacher_forced_logprobs as teacher_forced
+from teacher_forcing import teacher_forced_logprobs as teacher_forced
 
 from rltrain.config import load_config
 from rltrain.data import encode_prompts
