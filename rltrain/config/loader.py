@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from rltrain.config.errors import ConfigError, from_validation_error
-from rltrain.config.legacy import migrate
+from rltrain.config.legacy import lift, settle
 from rltrain.config.schema import Config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "builtin.yaml"  # the built-in task
@@ -143,8 +143,11 @@ def _with_defaults(data: dict) -> dict:
     return data
 
 
-def _validated(data: dict) -> Config:
-    data, notices = migrate(data)
+def _validated(base: dict, overrides: dict) -> Config:
+    """`overrides` merged over `base` (each with its old keys lifted on its own), validated."""
+    base, moved = lift(base)
+    overrides, moved_too = lift(overrides)
+    data, notices = settle(_merge(base, overrides), {**moved, **moved_too})
     data = _with_defaults(data)
     try:
         cfg = Config.model_validate(data)
@@ -163,12 +166,12 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")
         data = read_yaml(p)
-    return _validated(_merge(_tag_names(data), parse_overrides(overrides)))
+    return _validated(_tag_names(data), parse_overrides(overrides))
 
 
 def with_overrides(cfg: Config, overrides: Sequence[str]) -> Config:
     """A copy of the frozen `cfg` with dotted overrides applied, validated again."""
-    return _validated(_merge(config_to_dict(cfg), parse_overrides(overrides)))
+    return _validated(config_to_dict(cfg), parse_overrides(overrides))
 
 
 def config_to_dict(cfg: Config) -> dict:

@@ -389,6 +389,29 @@ def test_keys_of_earlier_releases_are_read_with_a_notice(old, new, value, capsys
     assert err == [f"rltrain: config key `{old[-1].split('=')[0]}` is deprecated: it is now `ppo.estimator.{new}`"]
 
 
+@pytest.mark.parametrize("file, overrides, want", [
+    ("ppo:\n  estimator: {type: gae, lam: 0.95}\n", ["ppo.lam=0.9"], 0.9),  # today's file, an old override
+    ("ppo:\n  lam: 0.5\n", ["ppo.estimator.lam=0.8"], 0.8),  # an old file, today's override
+    ("ppo:\n  lam: 0.5\n", ["ppo.lam=0.7"], 0.7),
+    ("ppo:\n  lam: 0.5\n", [], 0.5),
+])
+def test_a_later_source_overrides_an_earlier_one_whichever_layout_each_uses(tmp_path, file, overrides, want):
+    path = tmp_path / "c.yaml"
+    path.write_text(file)
+    assert load_config(path, overrides).ppo.estimator.lam == want
+
+
+def test_an_old_and_a_new_key_in_one_source_are_one_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("ppo:\n  lam: 0.5\n  estimator: {lam: 0.6}\n")
+    with pytest.raises(ConfigError, match="`ppo.lam`: given twice, also as `ppo.estimator.lam`"):
+        load_config(path)
+    path.write_text("ppo:\n  estimator: grpo\n  lam: 0.5\n  grpo_scale_std: false\n")
+    est = load_config(path).ppo.estimator  # lam had no effect with grpo; the grpo option moves
+    assert (est.type, est.scale_std) == ("grpo", False)
+    assert load_config(path, ["ppo.estimator=rloo"]).ppo.estimator.type == "rloo"  # grpo's options go with it
+
+
 def test_an_earlier_key_the_estimator_does_not_take_is_dropped_with_a_notice(capsys):
     assert load_config(None, ["ppo.estimator=rloo", "ppo.lam=0.5", "ppo.std_floor=0.2"]).ppo.estimator.type == "rloo"
     assert capsys.readouterr().err.strip().splitlines() == [
