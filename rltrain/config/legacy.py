@@ -41,9 +41,10 @@ def lift(data: dict) -> tuple[dict, dict[str, str]]:
 
 def settle(data: dict, moved: dict[str, str]) -> tuple[dict, list[str]]:
     """The merged mapping with each lifted key checked against the chosen estimator, and the notices."""
-    if not moved:
-        return data, []
-    estimator = dict(data["ppo"]["estimator"])
+    estimator = data["ppo"]["estimator"] if moved else None
+    if not isinstance(estimator, dict):
+        return data, []  # nothing lifted, or a later source replaced the section: validation names what is wrong
+    estimator = dict(estimator)
     kind = estimator.get("type", DEFAULT_ESTIMATOR)
     variant = ESTIMATOR_CONFIGS.get(kind) if isinstance(kind, str) else None
     if variant is None:

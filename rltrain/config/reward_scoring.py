@@ -1,4 +1,4 @@
-"""The reward models' config: format names and `RewardScoringConfig` (the trainer's `reward.scoring`).
+"""The reward models' config: scalar-head names and `RewardScoringConfig` (the trainer's `reward.scoring`).
 
 Plain data, no torch: the trainer's config (`rltrain.config.schema.RewardConfig`) embeds it and
 validates it before any model loads. The formats are the rows of `rltrain.config.reward_formats`.
@@ -10,7 +10,6 @@ from typing import Literal
 from pydantic import Field
 
 from rltrain.config.base import StrictModel
-
 
 SCALAR_HEADS = ("sigmoid", "raw")
 DEFAULT_IMPLICIT_BETA = 0.001  # EurusPRM's usage

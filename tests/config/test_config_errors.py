@@ -406,6 +406,9 @@ def test_an_old_and_a_new_key_in_one_source_are_one_error(tmp_path):
     path.write_text("ppo:\n  lam: 0.5\n  estimator: {lam: 0.6}\n")
     with pytest.raises(ConfigError, match="`ppo.lam`: given twice, also as `ppo.estimator.lam`"):
         load_config(path)
+    path.write_text("ppo:\n  lam: 0.5\n")
+    with pytest.raises(ConfigError, match="config key `ppo.estimator`: must be one of"):
+        load_config(path, ["ppo.estimator=5"])  # a later source replaces the lifted section: still one line
     path.write_text("ppo:\n  estimator: grpo\n  lam: 0.5\n  grpo_scale_std: false\n")
     est = load_config(path).ppo.estimator  # lam had no effect with grpo; the grpo option moves
     assert (est.type, est.scale_std) == ("grpo", False)
